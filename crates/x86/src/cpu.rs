@@ -1,0 +1,801 @@
+//! The CPU: run loop, instruction fetch through the decode cache, interrupts and exceptions.
+
+use crate::bus::Bus;
+use crate::fault::{Fault, FaultClass, Result, vector};
+use crate::icache::{Decoded, ICache};
+use crate::mem::{Access, Mmu, PAGE_MASK, PhysMap};
+use crate::msr::{self, Msrs};
+use crate::state::{CS, CpuState, SS, attr, cr0, flags};
+use iced_x86::{Decoder, DecoderError, DecoderOptions};
+
+/// Why [`Cpu::run`] returned.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Exit {
+    /// The instruction budget is spent.
+    Budget,
+    /// HLT: the CPU waits for an interrupt (check [`Cpu::interrupts_enabled`]: with IF clear
+    /// only an NMI or a reset wakes it).
+    Halted,
+    /// The platform asked the CPU to stop ([`Bus::stop_requested`]).
+    Stopped,
+    /// A fault while delivering a double fault: the CPU shuts down (a PC resets).
+    TripleFault { first: u8, cs: u16, rip: u64 },
+}
+
+/// Operating mode, derived from CR0.PE, EFLAGS.VM and EFER.LMA / CS.L.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    Real,
+    Protected,
+    Virtual8086,
+    /// IA-32e compatibility mode (long mode, 16/32-bit code segment).
+    Compat,
+    /// IA-32e 64-bit mode.
+    Long64,
+}
+
+/// How a segment's offsets are checked: the valid inclusive range and the rights.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct SegCheck {
+    pub lo: u64,
+    pub hi: u64,
+    pub read: bool,
+    pub write: bool,
+}
+
+/// What kind of event is being delivered through the IVT/IDT.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Event {
+    /// A fault or trap raised by the CPU itself.
+    Exception,
+    /// INT n, INT3, INTO (software: DPL checks apply in protected mode).
+    Software,
+    /// INT1 (ICEBP): a software-raised #DB that is delivered like a hardware one.
+    Icebp,
+    /// An interrupt from the interrupt controller or an NMI.
+    External,
+}
+
+/// Number of recently executed instruction addresses kept for error reports.
+pub const RECENT: usize = 16;
+
+/// One x86 CPU.
+pub struct Cpu {
+    pub(crate) s: CpuState,
+    pub(crate) mmu: Mmu,
+    icache: ICache,
+    pub(crate) segc: [SegCheck; 6],
+    pub(crate) cpl: u8,
+    pub(crate) mode: Mode,
+    /// Code size of CS: 16, 32 or 64.
+    pub(crate) bits: u32,
+    /// Linear addresses are 32 bits outside 64-bit mode.
+    pub(crate) lin_mask: u64,
+    /// RIP of the instruction being executed.
+    pub(crate) cur_ip: u64,
+    /// RSP at the start of the instruction, restored when it faults.
+    saved_rsp: u64,
+    icount: u64,
+    pub(crate) halted: bool,
+    /// Something may have changed the INTR line or IF: look at it at the next boundary.
+    pub(crate) irq_poll: bool,
+    /// Interrupts are held off for one instruction (after STI, MOV SS, POP SS).
+    pub(crate) inhibit: bool,
+    pub(crate) stop: bool,
+    pub(crate) msr: Msrs,
+    pub(crate) tsc_offset: u64,
+    recent: [u64; RECENT],
+    decoder_options: u32,
+    last_exception: Option<Fault>,
+}
+
+impl Cpu {
+    /// A CPU in its power-on state, reaching memory through `map`.
+    pub fn new(map: PhysMap) -> Self {
+        let mut cpu = Cpu {
+            s: CpuState::reset(),
+            mmu: Mmu::new(map),
+            icache: ICache::new(),
+            segc: [SegCheck::default(); 6],
+            cpl: 0,
+            mode: Mode::Real,
+            bits: 16,
+            lin_mask: 0xFFFF_FFFF,
+            cur_ip: 0,
+            saved_rsp: 0,
+            icount: 0,
+            halted: false,
+            irq_poll: true,
+            inhibit: false,
+            stop: false,
+            msr: Msrs::new(),
+            tsc_offset: 0,
+            recent: [0; RECENT],
+            decoder_options: DecoderOptions::NONE,
+            last_exception: None,
+        };
+        cpu.refresh_mode();
+        cpu
+    }
+
+    pub fn state(&self) -> &CpuState {
+        &self.s
+    }
+
+    /// Replace the architectural state (as KVM_SET_REGS/SREGS do). Control registers that
+    /// affect translation take effect at once.
+    pub fn set_state(&mut self, bus: &mut dyn Bus, s: CpuState) {
+        self.s = s;
+        self.s.rflags = (self.s.rflags & flags::WRITABLE) | flags::FIXED1;
+        self.halted = false;
+        self.irq_poll = true;
+        self.last_exception = None;
+        self.update_mmu(bus);
+        self.refresh_mode();
+    }
+
+    /// Instructions retired so far (each iteration of a REP string instruction counts).
+    pub fn icount(&self) -> u64 {
+        self.icount
+    }
+
+    pub fn interrupts_enabled(&self) -> bool {
+        self.s.rflags & flags::IF != 0
+    }
+
+    pub fn halted(&self) -> bool {
+        self.halted
+    }
+
+    pub fn mode(&self) -> Mode {
+        self.mode
+    }
+
+    /// The last exception the CPU raised (not external or software interrupts), for reports.
+    pub fn last_exception(&self) -> Option<Fault> {
+        self.last_exception
+    }
+
+    /// Linear addresses of the last instructions started, oldest first.
+    pub fn recent(&self) -> Vec<u64> {
+        let n = self.icount as usize;
+        (0..RECENT)
+            .map(|i| self.recent[(n + i) % RECENT])
+            .filter(|&a| a != 0)
+            .collect()
+    }
+
+    /// Open or close the A20 gate (bit 20 of every physical address forced to 0 when closed).
+    pub fn set_a20(&mut self, enabled: bool) {
+        self.mmu.set_a20(enabled);
+    }
+
+    /// Forget every decoded instruction (never needed for correctness: the cache checks the
+    /// bytes; useful to measure decode cost).
+    pub fn flush_decode_cache(&mut self) {
+        self.icache.clear();
+    }
+
+    /// Read guest memory at a linear address as the CPU would see it now (for traces and
+    /// reports); None where the address does not translate.
+    pub fn peek_linear(&mut self, bus: &mut dyn Bus, lin: u64, buf: &mut [u8]) -> Option<()> {
+        for (i, b) in buf.iter_mut().enumerate() {
+            let a = (lin + i as u64) & self.lin_mask;
+            let phys = self.mmu.translate(bus, a, Access::Read, false).ok()?;
+            *b = self.mmu.phys_read(bus, phys, 1) as u8;
+        }
+        Some(())
+    }
+
+    /// Disassembly of the instruction at CS:RIP (for reports).
+    pub fn disassemble_at(&mut self, bus: &mut dyn Bus, lin: u64) -> String {
+        use iced_x86::Formatter;
+        let mut buf = [0u8; 15];
+        if self.peek_linear(bus, lin, &mut buf).is_none() {
+            return "<unmapped>".into();
+        }
+        let mut dec = Decoder::with_ip(self.bits, &buf, lin, self.decoder_options);
+        let ins = dec.decode();
+        let mut out = String::new();
+        let mut f = iced_x86::IntelFormatter::new();
+        f.format(&ins, &mut out);
+        let bytes: Vec<String> = buf[..ins.len().max(1)]
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        format!("{:<24} {}", bytes.join(" "), out)
+    }
+
+    // ---------------------------------------------------------------- derived state
+
+    /// Recompute mode, CPL, code size and segment checks after CR0/EFLAGS/CS/EFER changes.
+    pub(crate) fn refresh_mode(&mut self) {
+        let cs = self.s.seg[CS];
+        self.mode = if self.s.cr0 & cr0::PE == 0 {
+            Mode::Real
+        } else if self.s.efer & msr::EFER_LMA != 0 {
+            if cs.attr & attr::L != 0 {
+                Mode::Long64
+            } else {
+                Mode::Compat
+            }
+        } else if self.s.rflags & flags::VM != 0 {
+            Mode::Virtual8086
+        } else {
+            Mode::Protected
+        };
+        self.cpl = match self.mode {
+            Mode::Real => 0,
+            Mode::Virtual8086 => 3,
+            _ => (cs.selector & 3) as u8,
+        };
+        self.bits = match self.mode {
+            Mode::Long64 => 64,
+            Mode::Virtual8086 => 16,
+            _ if cs.big() => 32,
+            _ => 16,
+        };
+        self.lin_mask = if self.mode == Mode::Long64 {
+            u64::MAX
+        } else {
+            0xFFFF_FFFF
+        };
+        for i in 0..6 {
+            self.refresh_segcheck(i);
+        }
+    }
+
+    pub(crate) fn refresh_segcheck(&mut self, i: usize) {
+        let seg = self.s.seg[i];
+        let a = seg.attr;
+        let usable = a & attr::P != 0 && a & attr::S != 0;
+        let mut c = SegCheck {
+            lo: 0,
+            hi: seg.limit as u64,
+            read: usable,
+            write: usable,
+        };
+        if matches!(self.mode, Mode::Real | Mode::Virtual8086) {
+            // Real mode: no type checks; the cached limit still applies (unreal mode).
+            c.read = true;
+            c.write = true;
+            if a & attr::S != 0 && a & attr::CODE == 0 && a & attr::DC != 0 {
+                c.lo = seg.limit as u64 + 1;
+                c.hi = if seg.big() { 0xFFFF_FFFF } else { 0xFFFF };
+            }
+        } else if usable {
+            if a & attr::CODE != 0 {
+                c.read = a & attr::RW != 0;
+                c.write = false;
+            } else {
+                c.write = a & attr::RW != 0;
+                if a & attr::DC != 0 {
+                    c.lo = seg.limit as u64 + 1;
+                    c.hi = if seg.big() { 0xFFFF_FFFF } else { 0xFFFF };
+                }
+            }
+        }
+        self.segc[i] = c;
+    }
+
+    pub(crate) fn update_mmu(&mut self, bus: &mut dyn Bus) {
+        let s = &self.s;
+        self.mmu.set_control(bus, s.cr0, s.cr3, s.cr4, s.efer);
+    }
+
+    // ---------------------------------------------------------------- run loop
+
+    /// Execute up to `budget` instructions.
+    pub fn run(&mut self, bus: &mut dyn Bus, budget: u64) -> Exit {
+        let end = self.icount.saturating_add(budget);
+        self.irq_poll = true;
+        self.stop = false;
+        if self.halted && !self.take_interrupt(bus) {
+            return Exit::Halted;
+        }
+        while self.icount < end {
+            if self.irq_poll || self.inhibit {
+                if self.inhibit {
+                    self.inhibit = false;
+                } else if self.s.rflags & flags::IF != 0 {
+                    if !self.take_interrupt(bus) {
+                        self.irq_poll = false;
+                    }
+                } else {
+                    self.irq_poll = false;
+                }
+            }
+            let tf = self.s.rflags & flags::TF != 0;
+            self.cur_ip = self.s.rip;
+            self.saved_rsp = self.s.gpr[crate::state::RSP];
+            self.icount += 1;
+            let r = self.step(bus);
+            if let Err(f) = r {
+                if let Some(exit) = self.exception(bus, f) {
+                    return exit;
+                }
+            } else if tf && !self.halted {
+                // Single-step trap after the instruction (SDM Vol. 3, 17.3.1.4).
+                self.s.dr[6] |= 1 << 14;
+                if let Some(exit) =
+                    self.deliver_or_shutdown(bus, vector::DB, None, Event::Exception)
+                {
+                    return exit;
+                }
+            }
+            if self.halted {
+                return Exit::Halted;
+            }
+            if self.stop {
+                self.stop = false;
+                return Exit::Stopped;
+            }
+        }
+        Exit::Budget
+    }
+
+    /// Take a pending external interrupt if there is one. Returns whether one was taken.
+    fn take_interrupt(&mut self, bus: &mut dyn Bus) -> bool {
+        if self.s.rflags & flags::IF == 0 || !bus.interrupt_pending() {
+            return false;
+        }
+        let Some(v) = bus.acknowledge_interrupt() else {
+            return false;
+        };
+        self.halted = false;
+        self.cur_ip = self.s.rip;
+        self.saved_rsp = self.s.gpr[crate::state::RSP];
+        if let Err(f) = self.deliver(bus, v, None, Event::External) {
+            // A fault while delivering an external interrupt is delivered as that fault.
+            let _ = self.exception(bus, f);
+        }
+        true
+    }
+
+    #[inline(always)]
+    fn step(&mut self, bus: &mut dyn Bus) -> Result<()> {
+        let d = self.fetch(bus)?;
+        self.s.rip = self.cur_ip.wrapping_add(d.len as u64) & self.ip_mask();
+        (d.handler)(self, bus, &d)
+    }
+
+    /// Mask for the instruction pointer of the current code size.
+    #[inline(always)]
+    pub(crate) fn ip_mask(&self) -> u64 {
+        match self.bits {
+            16 => 0xFFFF,
+            32 => 0xFFFF_FFFF,
+            _ => u64::MAX,
+        }
+    }
+
+    // ---------------------------------------------------------------- fetch & decode
+
+    #[inline(always)]
+    fn fetch(&mut self, bus: &mut dyn Bus) -> Result<Decoded> {
+        let ip = self.s.rip;
+        let lin = self.s.seg[CS].base.wrapping_add(ip) & self.lin_mask;
+        self.recent[(self.icount as usize) % RECENT] = lin;
+        let user = self.cpl == 3;
+        if lin & !PAGE_MASK <= PAGE_MASK.wrapping_neg() - 16 {
+            let host = match self.mmu.lookup(lin, Access::Exec, user) {
+                Some(h) => h,
+                None => {
+                    self.mmu.translate(bus, lin, Access::Exec, user)?;
+                    match self.mmu.lookup(lin, Access::Exec, user) {
+                        Some(h) => h,
+                        None => return self.fetch_slow(bus, lin),
+                    }
+                }
+            };
+            // SAFETY: the TLB maps the whole 4 KiB page to host memory and the 16 bytes
+            // read here end inside that page (checked above).
+            let bytes = unsafe { (host as *const u128).read_unaligned() };
+            let phys = self.mmu.exec_phys(lin, user);
+            if let Some(d) = self.icache.get(phys, self.bits, bytes) {
+                let d = *d;
+                self.check_cs_limit(ip, d.len)?;
+                return Ok(d);
+            }
+            let d = self.decode(&bytes.to_le_bytes()[..15])?;
+            self.check_cs_limit(ip, d.len)?;
+            self.icache.insert(phys, self.bits, bytes, d);
+            Ok(d)
+        } else {
+            self.fetch_slow(bus, lin)
+        }
+    }
+
+    #[inline(always)]
+    fn check_cs_limit(&self, ip: u64, len: u8) -> Result<()> {
+        if self.mode != Mode::Long64 && ip + len as u64 - 1 > self.s.seg[CS].limit as u64 {
+            return Err(Fault::gp0());
+        }
+        Ok(())
+    }
+
+    /// Fetch an instruction that crosses a page or lives outside RAM: byte by byte, asking
+    /// for the next page only when the decoder needs its bytes.
+    #[cold]
+    fn fetch_slow(&mut self, bus: &mut dyn Bus, lin: u64) -> Result<Decoded> {
+        let user = self.cpl == 3;
+        let mut buf = [0u8; 15];
+        let first = ((PAGE_MASK.wrapping_neg() - (lin & !PAGE_MASK)) as usize).min(15);
+        let phys = self.mmu.translate(bus, lin, Access::Exec, user)?;
+        for (i, b) in buf[..first].iter_mut().enumerate() {
+            *b = self.mmu.phys_read(bus, phys + i as u64, 1) as u8;
+        }
+        let d = match self.try_decode(&buf[..first]) {
+            Ok(d) => d,
+            Err(DecoderError::NoMoreBytes) if first < 15 => {
+                let next = (lin + first as u64) & self.lin_mask;
+                let phys2 = self.mmu.translate(bus, next, Access::Exec, user)?;
+                for (k, b) in buf[first..].iter_mut().enumerate() {
+                    *b = self.mmu.phys_read(bus, phys2 + k as u64, 1) as u8;
+                }
+                self.decode(&buf)?
+            }
+            Err(_) => self.decode(&buf[..first])?,
+        };
+        self.check_cs_limit(self.s.rip, d.len)?;
+        Ok(d)
+    }
+
+    fn try_decode(&self, bytes: &[u8]) -> core::result::Result<Decoded, DecoderError> {
+        let mut dec = Decoder::with_ip(self.bits, bytes, 0, self.decoder_options);
+        let instr = dec.decode();
+        match dec.last_error() {
+            DecoderError::None => Ok(crate::exec::prepare(instr, bytes, self.bits)),
+            DecoderError::NoMoreBytes => Err(DecoderError::NoMoreBytes),
+            // Invalid encodings still carry a length; the handler raises #UD.
+            _ => Ok(crate::exec::prepare(instr, bytes, self.bits)),
+        }
+    }
+
+    fn decode(&self, bytes: &[u8]) -> Result<Decoded> {
+        match self.try_decode(bytes) {
+            Ok(d) => Ok(d),
+            // More than 15 bytes of prefixes, or the instruction runs past the limit: #GP.
+            Err(_) => Err(Fault::gp0()),
+        }
+    }
+
+    // ---------------------------------------------------------------- exceptions
+
+    /// Deliver a fault raised by the current instruction; escalate to #DF and triple fault.
+    pub(crate) fn exception(&mut self, bus: &mut dyn Bus, f: Fault) -> Option<Exit> {
+        let first = f.vector;
+        let mut cur = f;
+        loop {
+            self.last_exception = Some(cur);
+            self.s.rip = self.cur_ip;
+            self.s.gpr[crate::state::RSP] = self.saved_rsp;
+            if let Some(a) = cur.cr2 {
+                self.s.cr2 = a;
+            }
+            match self.deliver(bus, cur.vector, cur.error, Event::Exception) {
+                Ok(()) => return None,
+                Err(f2) => {
+                    let (c1, c2) = (Fault::class(cur.vector), Fault::class(f2.vector));
+                    if c1 == FaultClass::DoubleFault {
+                        self.halted = true;
+                        return Some(Exit::TripleFault {
+                            first,
+                            cs: self.s.seg[CS].selector,
+                            rip: self.cur_ip,
+                        });
+                    }
+                    let double = (c1 == FaultClass::Contributory && c2 == FaultClass::Contributory)
+                        || (c1 == FaultClass::PageFault
+                            && matches!(c2, FaultClass::Contributory | FaultClass::PageFault));
+                    cur = if double {
+                        Fault::with_error(vector::DF, 0)
+                    } else {
+                        f2
+                    };
+                }
+            }
+        }
+    }
+
+    /// Deliver a trap after the instruction completed (RIP already at the next instruction).
+    fn deliver_or_shutdown(
+        &mut self,
+        bus: &mut dyn Bus,
+        v: u8,
+        error: Option<u32>,
+        ev: Event,
+    ) -> Option<Exit> {
+        self.cur_ip = self.s.rip;
+        self.saved_rsp = self.s.gpr[crate::state::RSP];
+        match self.deliver(bus, v, error, ev) {
+            Ok(()) => {
+                self.last_exception = Some(Fault::new(v));
+                None
+            }
+            Err(f) => self.exception(bus, f),
+        }
+    }
+
+    /// Deliver vector `v` through the IVT (real mode) or IDT; the return address is RIP.
+    pub(crate) fn deliver(
+        &mut self,
+        bus: &mut dyn Bus,
+        v: u8,
+        error: Option<u32>,
+        ev: Event,
+    ) -> Result<()> {
+        match self.mode {
+            Mode::Real => self.deliver_real(bus, v),
+            _ => crate::exec::system::deliver_protected(self, bus, v, error, ev),
+        }
+    }
+
+    fn deliver_real(&mut self, bus: &mut dyn Bus, v: u8) -> Result<()> {
+        let off = v as u64 * 4;
+        if off + 3 > self.s.idtr.limit as u64 {
+            return Err(Fault::gp0());
+        }
+        let base = self.s.idtr.base;
+        let ip = self.read_lin(bus, (base + off) & self.lin_mask, 2, false)?;
+        let cs = self.read_lin(bus, (base + off + 2) & self.lin_mask, 2, false)?;
+        let fl = self.s.rflags;
+        self.push(bus, 2, fl & 0xFFFF)?;
+        self.push(bus, 2, self.s.seg[CS].selector as u64)?;
+        self.push(bus, 2, self.s.rip & 0xFFFF)?;
+        self.s.rflags &= !(flags::IF | flags::TF | flags::AC | flags::RF);
+        self.load_real_cs(cs as u16);
+        self.s.rip = ip;
+        Ok(())
+    }
+
+    /// Real-mode (and V86) CS load: base = selector << 4, cached attributes kept.
+    pub(crate) fn load_real_cs(&mut self, sel: u16) {
+        let cs = &mut self.s.seg[CS];
+        cs.selector = sel;
+        cs.base = (sel as u64) << 4;
+        if self.mode == Mode::Virtual8086 {
+            cs.limit = 0xFFFF;
+            cs.attr = attr::REAL_CODE | (3 << attr::DPL_SHIFT);
+        }
+        self.refresh_mode();
+    }
+
+    // ---------------------------------------------------------------- memory access
+
+    /// Check an access of `size` bytes at `off` in segment `seg` and return its linear address.
+    #[inline(always)]
+    pub(crate) fn lin(&self, seg: usize, off: u64, size: u64, write: bool) -> Result<u64> {
+        if self.mode == Mode::Long64 {
+            let base = if seg >= crate::state::FS {
+                self.s.seg[seg].base
+            } else {
+                0
+            };
+            let a = base.wrapping_add(off);
+            if ((a as i64) << 16 >> 16) as u64 != a {
+                return Err(if seg == SS {
+                    Fault::ss0()
+                } else {
+                    Fault::gp0()
+                });
+            }
+            return Ok(a);
+        }
+        let c = &self.segc[seg];
+        let ok = off >= c.lo && off + size - 1 <= c.hi && if write { c.write } else { c.read };
+        if !ok {
+            return Err(if seg == SS {
+                Fault::ss0()
+            } else {
+                Fault::gp0()
+            });
+        }
+        Ok(self.s.seg[seg].base.wrapping_add(off) & 0xFFFF_FFFF)
+    }
+
+    #[inline(always)]
+    pub(crate) fn read_lin(
+        &mut self,
+        bus: &mut dyn Bus,
+        lin: u64,
+        size: u64,
+        user_override: bool,
+    ) -> Result<u64> {
+        let user = self.cpl == 3 && !user_override;
+        if lin & !PAGE_MASK <= PAGE_MASK.wrapping_neg() - size {
+            if let Some(p) = self.mmu.lookup(lin, Access::Read, user) {
+                // SAFETY: the TLB entry maps the page to host memory; the access ends in it.
+                return Ok(unsafe { crate::mem::read_host(p, size as usize) });
+            }
+        }
+        self.read_lin_slow(bus, lin, size, user)
+    }
+
+    #[cold]
+    fn read_lin_slow(&mut self, bus: &mut dyn Bus, lin: u64, size: u64, user: bool) -> Result<u64> {
+        let in_page = PAGE_MASK.wrapping_neg() - (lin & !PAGE_MASK);
+        if size <= in_page {
+            let phys = self.mmu.translate(bus, lin, Access::Read, user)?;
+            return Ok(self.mmu.phys_read(bus, phys, size as usize));
+        }
+        // Crosses a page: translate both pages before reading anything.
+        let p1 = self.mmu.translate(bus, lin, Access::Read, user)?;
+        let p2 = self
+            .mmu
+            .translate(bus, (lin + in_page) & self.lin_mask, Access::Read, user)?;
+        let mut v = 0;
+        for i in 0..size {
+            let p = if i < in_page {
+                p1 + i
+            } else {
+                p2 + (i - in_page)
+            };
+            v |= self.mmu.phys_read(bus, p, 1) << (8 * i);
+        }
+        Ok(v)
+    }
+
+    #[inline(always)]
+    pub(crate) fn write_lin(
+        &mut self,
+        bus: &mut dyn Bus,
+        lin: u64,
+        size: u64,
+        v: u64,
+    ) -> Result<()> {
+        let user = self.cpl == 3;
+        if lin & !PAGE_MASK <= PAGE_MASK.wrapping_neg() - size {
+            if let Some(p) = self.mmu.lookup(lin, Access::Write, user) {
+                // SAFETY: a write TLB entry only exists for writable host RAM; the access ends
+                // inside the page.
+                unsafe { crate::mem::write_host(p, size as usize, v) };
+                return Ok(());
+            }
+        }
+        self.write_lin_slow(bus, lin, size, v, user)
+    }
+
+    #[cold]
+    fn write_lin_slow(
+        &mut self,
+        bus: &mut dyn Bus,
+        lin: u64,
+        size: u64,
+        v: u64,
+        user: bool,
+    ) -> Result<()> {
+        let in_page = PAGE_MASK.wrapping_neg() - (lin & !PAGE_MASK);
+        if size <= in_page {
+            let phys = self.mmu.translate(bus, lin, Access::Write, user)?;
+            self.mmu.phys_write(bus, phys, size as usize, v);
+        } else {
+            let p1 = self.mmu.translate(bus, lin, Access::Write, user)?;
+            let p2 =
+                self.mmu
+                    .translate(bus, (lin + in_page) & self.lin_mask, Access::Write, user)?;
+            for i in 0..size {
+                let p = if i < in_page {
+                    p1 + i
+                } else {
+                    p2 + (i - in_page)
+                };
+                self.mmu.phys_write(bus, p, 1, v >> (8 * i));
+            }
+        }
+        if bus.stop_requested() {
+            self.stop = true;
+        }
+        Ok(())
+    }
+
+    /// Read `size` bytes at `seg:off`.
+    #[inline(always)]
+    pub(crate) fn read(
+        &mut self,
+        bus: &mut dyn Bus,
+        seg: usize,
+        off: u64,
+        size: u64,
+    ) -> Result<u64> {
+        let lin = self.lin(seg, off, size, false)?;
+        self.read_lin(bus, lin, size, false)
+    }
+
+    /// Write `size` bytes at `seg:off`.
+    #[inline(always)]
+    pub(crate) fn write(
+        &mut self,
+        bus: &mut dyn Bus,
+        seg: usize,
+        off: u64,
+        size: u64,
+        v: u64,
+    ) -> Result<()> {
+        let lin = self.lin(seg, off, size, true)?;
+        self.write_lin(bus, lin, size, v)
+    }
+
+    /// Check that `size` bytes at `seg:off` can be written, without writing (for instructions
+    /// that must fault before changing anything).
+    pub(crate) fn probe_write(
+        &mut self,
+        bus: &mut dyn Bus,
+        seg: usize,
+        off: u64,
+        size: u64,
+    ) -> Result<()> {
+        let lin = self.lin(seg, off, size, true)?;
+        let user = self.cpl == 3;
+        self.mmu.translate(bus, lin, Access::Write, user)?;
+        if size > 1 {
+            self.mmu
+                .translate(bus, (lin + size - 1) & self.lin_mask, Access::Write, user)?;
+        }
+        Ok(())
+    }
+
+    // ---------------------------------------------------------------- stack
+
+    /// Stack pointer width: SS.B selects ESP over SP (RSP in 64-bit mode).
+    #[inline(always)]
+    pub(crate) fn sp_mask(&self) -> u64 {
+        if self.mode == Mode::Long64 {
+            u64::MAX
+        } else if self.s.seg[SS].big() {
+            0xFFFF_FFFF
+        } else {
+            0xFFFF
+        }
+    }
+
+    #[inline(always)]
+    pub(crate) fn set_sp(&mut self, v: u64) {
+        let m = self.sp_mask();
+        let r = &mut self.s.gpr[crate::state::RSP];
+        *r = (*r & !m) | (v & m);
+    }
+
+    #[inline(always)]
+    pub(crate) fn push(&mut self, bus: &mut dyn Bus, size: u64, v: u64) -> Result<()> {
+        let m = self.sp_mask();
+        let sp = self.s.gpr[crate::state::RSP].wrapping_sub(size) & m;
+        self.write(bus, SS, sp, size, v)?;
+        self.set_sp(sp);
+        Ok(())
+    }
+
+    #[inline(always)]
+    pub(crate) fn pop(&mut self, bus: &mut dyn Bus, size: u64) -> Result<u64> {
+        let m = self.sp_mask();
+        let sp = self.s.gpr[crate::state::RSP] & m;
+        let v = self.read(bus, SS, sp, size)?;
+        self.set_sp(sp.wrapping_add(size));
+        Ok(v)
+    }
+
+    /// Read the stack at SP + `offset` without popping.
+    pub(crate) fn stack_peek(&mut self, bus: &mut dyn Bus, offset: u64, size: u64) -> Result<u64> {
+        let m = self.sp_mask();
+        let sp = self.s.gpr[crate::state::RSP].wrapping_add(offset) & m;
+        self.read(bus, SS, sp, size)
+    }
+
+    // ---------------------------------------------------------------- port I/O
+
+    /// After any access the platform might act on: A20, INTR and stop requests.
+    pub(crate) fn after_io(&mut self, bus: &mut dyn Bus) {
+        let a20 = bus.a20_enabled();
+        if (self.mmu.a20_mask == u64::MAX) != a20 {
+            self.mmu.set_a20(a20);
+        }
+        self.irq_poll = true;
+        if bus.stop_requested() {
+            self.stop = true;
+        }
+    }
+
+    pub(crate) fn bump_icount(&mut self, n: u64) {
+        self.icount += n;
+    }
+}
