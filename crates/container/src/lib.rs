@@ -1,0 +1,1 @@
+//! OCI images and containers for ondol: content-addressed store, registry client and runtime.
