@@ -1,1 +1,7 @@
-//! placeholder
+//! The machine: guest memory, port and MMIO buses, PC devices, firmware and boot.
+
+pub mod bus;
+pub mod clock;
+pub mod devices;
+pub mod irq;
+pub mod layout;
