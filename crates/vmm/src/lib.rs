@@ -3,5 +3,8 @@
 pub mod bus;
 pub mod clock;
 pub mod devices;
+pub mod guest;
 pub mod irq;
 pub mod layout;
+pub mod memory;
+pub mod probe;

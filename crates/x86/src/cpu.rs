@@ -7,6 +7,8 @@ use crate::mem::{Access, Mmu, PAGE_MASK, PhysMap};
 use crate::msr::{self, Msrs};
 use crate::state::{CS, CpuState, SS, attr, cr0, flags};
 use iced_x86::{Decoder, DecoderError, DecoderOptions};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Why [`Cpu::run`] returned.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -63,7 +65,12 @@ pub const RECENT: usize = 16;
 pub struct Cpu {
     pub(crate) s: CpuState,
     pub(crate) mmu: Mmu,
-    icache: ICache,
+    /// Decoded instructions. A raw allocation (see `Drop`): `step` executes straight from a
+    /// slot while handlers hold `&mut Cpu`, and no handler ever touches the cache.
+    icache: std::ptr::NonNull<ICache>,
+    /// The last instruction decoded outside the cache (page-crossing or MMIO fetches), in a
+    /// raw allocation for the same reason.
+    scratch: std::ptr::NonNull<Decoded>,
     pub(crate) segc: [SegCheck; 6],
     pub(crate) cpl: u8,
     pub(crate) mode: Mode,
@@ -87,7 +94,24 @@ pub struct Cpu {
     recent: [u64; RECENT],
     decoder_options: u32,
     last_exception: Option<Fault>,
+    /// Where the retired-instruction count is published before every device access, for a
+    /// platform whose clock is derived from it.
+    icount_sink: Option<Arc<AtomicU64>>,
 }
+
+impl Drop for Cpu {
+    fn drop(&mut self) {
+        // SAFETY: both were made by Box::leak in `new` and are freed only here.
+        unsafe {
+            drop(Box::from_raw(self.icache.as_ptr()));
+            drop(Box::from_raw(self.scratch.as_ptr()));
+        }
+    }
+}
+
+// SAFETY: the raw allocations are owned by the CPU like a Box would be; nothing else points
+// into them, so moving the CPU to another thread moves them with it.
+unsafe impl Send for Cpu {}
 
 impl Cpu {
     /// A CPU in its power-on state, reaching memory through `map`.
@@ -95,7 +119,8 @@ impl Cpu {
         let mut cpu = Cpu {
             s: CpuState::reset(),
             mmu: Mmu::new(map),
-            icache: ICache::new(),
+            icache: std::ptr::NonNull::from(Box::leak(Box::new(ICache::new()))),
+            scratch: std::ptr::NonNull::from(Box::leak(Box::new(crate::icache::empty_decoded()))),
             segc: [SegCheck::default(); 6],
             cpl: 0,
             mode: Mode::Real,
@@ -113,6 +138,7 @@ impl Cpu {
             recent: [0; RECENT],
             decoder_options: DecoderOptions::NONE,
             last_exception: None,
+            icount_sink: None,
         };
         cpu.refresh_mode();
         cpu
@@ -151,6 +177,20 @@ impl Cpu {
         self.mode
     }
 
+    /// Publish the retired-instruction count to `sink` before every port, MMIO or interrupt
+    /// controller access, so devices timed by instructions see the exact time of the access.
+    pub fn publish_icount(&mut self, sink: Arc<AtomicU64>) {
+        sink.store(self.icount, Ordering::Relaxed);
+        self.icount_sink = Some(sink);
+    }
+
+    #[inline(always)]
+    pub(crate) fn sync_time(&self) {
+        if let Some(s) = &self.icount_sink {
+            s.store(self.icount, Ordering::Relaxed);
+        }
+    }
+
     /// The last exception the CPU raised (not external or software interrupts), for reports.
     pub fn last_exception(&self) -> Option<Fault> {
         self.last_exception
@@ -173,7 +213,13 @@ impl Cpu {
     /// Forget every decoded instruction (never needed for correctness: the cache checks the
     /// bytes; useful to measure decode cost).
     pub fn flush_decode_cache(&mut self) {
-        self.icache.clear();
+        self.icache_mut().clear();
+    }
+
+    fn icache_mut(&mut self) -> &mut ICache {
+        // SAFETY: the allocation lives until Drop; `&mut self` excludes any other access
+        // (step's shared borrow of a slot has ended before any caller can get here).
+        unsafe { self.icache.as_mut() }
     }
 
     /// Read guest memory at a linear address as the CPU would see it now (for traces and
@@ -288,6 +334,7 @@ impl Cpu {
     /// Execute up to `budget` instructions.
     pub fn run(&mut self, bus: &mut dyn Bus, budget: u64) -> Exit {
         let end = self.icount.saturating_add(budget);
+        self.sync_time();
         self.irq_poll = true;
         self.stop = false;
         if self.halted && !self.take_interrupt(bus) {
@@ -324,18 +371,22 @@ impl Cpu {
                 }
             }
             if self.halted {
+                self.sync_time();
                 return Exit::Halted;
             }
             if self.stop {
                 self.stop = false;
+                self.sync_time();
                 return Exit::Stopped;
             }
         }
+        self.sync_time();
         Exit::Budget
     }
 
     /// Take a pending external interrupt if there is one. Returns whether one was taken.
     fn take_interrupt(&mut self, bus: &mut dyn Bus) -> bool {
+        self.sync_time();
         if self.s.rflags & flags::IF == 0 || !bus.interrupt_pending() {
             return false;
         }
@@ -355,8 +406,12 @@ impl Cpu {
     #[inline(always)]
     fn step(&mut self, bus: &mut dyn Bus) -> Result<()> {
         let d = self.fetch(bus)?;
+        // SAFETY: `d` points into the decode cache or the scratch slot, raw allocations owned
+        // by this CPU that stay in place until Drop. Handlers never touch either (only
+        // `fetch` writes them), so the entry is not changed while the handler runs.
+        let d = unsafe { &*d };
         self.s.rip = self.cur_ip.wrapping_add(d.len as u64) & self.ip_mask();
-        (d.handler)(self, bus, &d)
+        (d.handler)(self, bus, d)
     }
 
     /// Mask for the instruction pointer of the current code size.
@@ -372,7 +427,7 @@ impl Cpu {
     // ---------------------------------------------------------------- fetch & decode
 
     #[inline(always)]
-    fn fetch(&mut self, bus: &mut dyn Bus) -> Result<Decoded> {
+    fn fetch(&mut self, bus: &mut dyn Bus) -> Result<*const Decoded> {
         let ip = self.s.rip;
         let lin = self.s.seg[CS].base.wrapping_add(ip) & self.lin_mask;
         self.recent[(self.icount as usize) % RECENT] = lin;
@@ -392,15 +447,18 @@ impl Cpu {
             // read here end inside that page (checked above).
             let bytes = unsafe { (host as *const u128).read_unaligned() };
             let phys = self.mmu.exec_phys(lin, user);
-            if let Some(d) = self.icache.get(phys, self.bits, bytes) {
-                let d = *d;
+            let bits = self.bits;
+            // SAFETY: see `step`; no reference into the cache is alive here.
+            let cache = unsafe { self.icache.as_mut() };
+            if let Some(d) = cache.get(phys, bits, bytes) {
                 self.check_cs_limit(ip, d.len)?;
-                return Ok(d);
+                return Ok(d as *const Decoded);
             }
             let d = self.decode(&bytes.to_le_bytes()[..15])?;
             self.check_cs_limit(ip, d.len)?;
-            self.icache.insert(phys, self.bits, bytes, d);
-            Ok(d)
+            // SAFETY: as above.
+            let cache = unsafe { self.icache.as_mut() };
+            Ok(cache.insert(phys, bits, bytes, d) as *const Decoded)
         } else {
             self.fetch_slow(bus, lin)
         }
@@ -417,7 +475,8 @@ impl Cpu {
     /// Fetch an instruction that crosses a page or lives outside RAM: byte by byte, asking
     /// for the next page only when the decoder needs its bytes.
     #[cold]
-    fn fetch_slow(&mut self, bus: &mut dyn Bus, lin: u64) -> Result<Decoded> {
+    fn fetch_slow(&mut self, bus: &mut dyn Bus, lin: u64) -> Result<*const Decoded> {
+        self.sync_time();
         let user = self.cpl == 3;
         let mut buf = [0u8; 15];
         let first = ((PAGE_MASK.wrapping_neg() - (lin & !PAGE_MASK)) as usize).min(15);
@@ -438,7 +497,9 @@ impl Cpu {
             Err(_) => self.decode(&buf[..first])?,
         };
         self.check_cs_limit(self.s.rip, d.len)?;
-        Ok(d)
+        // SAFETY: see `step`; nothing references the scratch slot outside a step.
+        unsafe { *self.scratch.as_ptr() = d };
+        Ok(self.scratch.as_ptr())
     }
 
     fn try_decode(&self, bytes: &[u8]) -> core::result::Result<Decoded, DecoderError> {
@@ -614,6 +675,7 @@ impl Cpu {
 
     #[cold]
     fn read_lin_slow(&mut self, bus: &mut dyn Bus, lin: u64, size: u64, user: bool) -> Result<u64> {
+        self.sync_time();
         let in_page = PAGE_MASK.wrapping_neg() - (lin & !PAGE_MASK);
         if size <= in_page {
             let phys = self.mmu.translate(bus, lin, Access::Read, user)?;

@@ -55,21 +55,26 @@ pub(crate) struct ICache {
     slots: Box<[Slot]>,
 }
 
+/// A placeholder entry (raises #UD if ever executed).
+pub(crate) fn empty_decoded() -> Decoded {
+    Decoded {
+        instr: Instruction::default(),
+        handler: crate::exec::invalid,
+        len: 0,
+        osz: 0,
+        asz: 0,
+        opsz: 0,
+        aux: 0,
+    }
+}
+
 impl ICache {
     pub fn new() -> Self {
         let empty = Slot {
             tag: u64::MAX,
             bytes: 0,
             mask: 0,
-            d: Decoded {
-                instr: Instruction::default(),
-                handler: crate::exec::invalid,
-                len: 0,
-                osz: 0,
-                asz: 0,
-                opsz: 0,
-                aux: 0,
-            },
+            d: empty_decoded(),
         };
         ICache {
             slots: vec![empty; SIZE].into_boxed_slice(),
@@ -97,18 +102,21 @@ impl ICache {
         }
     }
 
-    pub fn insert(&mut self, phys: u64, bits: u32, bytes: u128, d: Decoded) {
+    /// Store a decoded instruction; returns the cached copy.
+    pub fn insert(&mut self, phys: u64, bits: u32, bytes: u128, d: Decoded) -> &Decoded {
         let mask = if d.len >= 16 {
             u128::MAX
         } else {
             (1u128 << (8 * d.len as u32)) - 1
         };
-        self.slots[Self::index(phys)] = Slot {
+        let slot = &mut self.slots[Self::index(phys)];
+        *slot = Slot {
             tag: Self::tag(phys, bits),
             bytes: bytes & mask,
             mask,
             d,
         };
+        &slot.d
     }
 
     pub fn clear(&mut self) {

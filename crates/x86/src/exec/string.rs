@@ -171,6 +171,7 @@ pub(crate) fn ins(cpu: &mut Cpu, bus: &mut dyn Bus, d: &Decoded) -> Result<()> {
     repeat(cpu, bus, d, false, |cpu, bus| {
         let di = cpu.s.gpr[RDI] & m;
         cpu.probe_write(bus, ES, di, size)?;
+        cpu.sync_time();
         let v = bus.io_read(port, size as u8) as u64;
         cpu.after_io(bus);
         cpu.write(bus, ES, di, size, v)?;
@@ -188,6 +189,7 @@ pub(crate) fn outs(cpu: &mut Cpu, bus: &mut dyn Bus, d: &Decoded) -> Result<()> 
     cpu.check_io(bus, port, size)?;
     repeat(cpu, bus, d, false, |cpu, bus| {
         let v = cpu.read(bus, seg, cpu.s.gpr[RSI] & m, size)?;
+        cpu.sync_time();
         bus.io_write(port, size as u8, v as u32);
         cpu.after_io(bus);
         cpu.index_step(RSI, d, size);

@@ -472,6 +472,7 @@ pub(crate) fn in_(cpu: &mut Cpu, bus: &mut dyn Bus, d: &Decoded) -> Result<()> {
     let size = d.osz as u64;
     let port = io_port(cpu, d, 1);
     cpu.check_io(bus, port, size)?;
+    cpu.sync_time();
     let v = bus.io_read(port, size as u8) as u64;
     cpu.set_gpr(d.instr.op0_register(), v & mask(size));
     cpu.after_io(bus);
@@ -484,6 +485,7 @@ pub(crate) fn out(cpu: &mut Cpu, bus: &mut dyn Bus, d: &Decoded) -> Result<()> {
     let port = io_port(cpu, d, 0);
     cpu.check_io(bus, port, size)?;
     let v = cpu.gpr(r);
+    cpu.sync_time();
     bus.io_write(port, size as u8, v as u32);
     cpu.after_io(bus);
     Ok(())
