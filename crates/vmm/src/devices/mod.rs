@@ -9,6 +9,7 @@
 //! Shared with the machine: [`Control`] (A20 gate, stop requests: exit, reset, power off) and
 //! [`Wakeup`] (what a vCPU halted in HLT sleeps on until an interrupt may be pending).
 
+pub mod cmos;
 pub mod pic;
 pub mod pit;
 
