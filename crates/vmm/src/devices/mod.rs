@@ -10,8 +10,12 @@
 //! [`Wakeup`] (what a vCPU halted in HLT sleeps on until an interrupt may be pending).
 
 pub mod cmos;
+pub mod debugcon;
+pub mod exit;
 pub mod pic;
 pub mod pit;
+pub mod post;
+pub mod sysctl;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
