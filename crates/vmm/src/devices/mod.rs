@@ -15,6 +15,7 @@ pub mod exit;
 pub mod pic;
 pub mod pit;
 pub mod post;
+pub mod serial;
 pub mod sysctl;
 
 use std::sync::atomic::{AtomicBool, Ordering};
