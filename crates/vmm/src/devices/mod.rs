@@ -12,6 +12,7 @@
 pub mod cmos;
 pub mod debugcon;
 pub mod exit;
+pub mod i8042;
 pub mod pic;
 pub mod pit;
 pub mod post;
