@@ -1,6 +1,8 @@
 //! The `ondol` binary: command-line parsing and dispatch; every error ends here as one line.
 
+mod backend;
 mod containers;
+mod run;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -16,7 +18,10 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Cmd {
     /// Boot a virtual machine; the guest's COM1 is this terminal.
-    Run,
+    Run(run::RunArgs),
+    /// Run the KVM probe guest and report (used by `--backend auto` in a child process).
+    #[command(hide = true)]
+    KvmProbe,
     /// Containers from OCI images (the seed's Docker).
     Container {
         #[command(subcommand)]
@@ -37,7 +42,8 @@ enum Cmd {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let r = match cli.cmd {
-        Cmd::Run => Ok(0),
+        Cmd::Run(args) => run::run(args),
+        Cmd::KvmProbe => Ok(backend::probe_child()),
         Cmd::Container { cmd } => containers::container(cmd),
         Cmd::Image { cmd } => containers::image(cmd),
         Cmd::Oci { cmd } => containers::oci(cmd),

@@ -6,5 +6,7 @@ pub mod devices;
 pub mod guest;
 pub mod irq;
 pub mod layout;
+pub mod machine;
 pub mod memory;
+pub mod pc;
 pub mod probe;
