@@ -11,7 +11,9 @@
 //! read. Interrupt flags (register C) are brought up to date on every access and by
 //! [`Cmos::poll`], which the machine calls as it does the PIT's. The update cycle is modelled
 //! as instantaneous at each second boundary, with UIP set in the 244 us before it. Register
-//! A's divider bits (DV2-DV0) are stored but do not stop the clock; DSE is ignored.
+//! A's divider bits (DV2-DV0) are stored but do not stop the clock; DSE is ignored; the
+//! day-of-week register is computed from the date (a value the guest writes there is not
+//! kept once the clock runs).
 
 use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};

@@ -13,6 +13,7 @@ pub mod cmos;
 pub mod debugcon;
 pub mod exit;
 pub mod i8042;
+pub mod pc;
 pub mod pic;
 pub mod pit;
 pub mod post;

@@ -246,11 +246,13 @@ impl Pic {
         }
     }
 
-    /// Drive ISA interrupt line `line` (0-15); other lines are ignored. IRQ 2 is the cascade
-    /// input and is driven by the slave only: a device on "IRQ 2" is on IRQ 9 of a PC/AT.
+    /// Drive ISA interrupt line `line` (0-15); other lines are ignored. The master's IR2 is
+    /// the cascade input, driven by the slave only: the AT bus wires its IRQ 2 pin to the
+    /// slave's IR1, so line 2 arrives as IRQ 9 (IBM PC AT Technical Reference, "Interrupts").
     pub fn set_irq(&mut self, line: u32, level: bool) {
         match line {
-            0..=7 if line != IRQ_CASCADE => self.chips[MASTER].set_input(line as u8, level),
+            IRQ_CASCADE => self.chips[SLAVE].set_input(1, level),
+            0..=7 => self.chips[MASTER].set_input(line as u8, level),
             8..=15 => self.chips[SLAVE].set_input((line - 8) as u8, level),
             _ => {
                 dev_debug!("pic: set_irq on line {line} ignored");
@@ -675,6 +677,13 @@ mod tests {
         eoi(&mut p, true);
         eoi(&mut p, false);
         assert_eq!(p.acknowledge(), Some(0x76));
+    }
+
+    #[test]
+    fn isa_irq2_arrives_as_irq9() {
+        let mut p = bios_pic();
+        pulse(&mut p, IRQ_CASCADE);
+        assert_eq!(p.acknowledge(), Some(0x71));
     }
 
     #[test]
