@@ -1,9 +1,6 @@
 //! The `emu` backend: ondol's own x86 CPU (crates/x86) behind the Vm/Vcpu traits.
 
-use crate::{
-    Backend, Control, CpuState, HypervisorError, Kicker, MemorySlot, Result, VcpuExit, VmOps,
-    VmOptions,
-};
+use crate::{Backend, Control, CpuState, HypervisorError, Kicker, MemorySlot, Result, VcpuExit, VmOps, VmOptions};
 use std::sync::Arc;
 use x86::{Cpu, Exit, PhysMap, Region};
 
@@ -17,10 +14,7 @@ impl crate::Vm for EmuVm {
         false
     }
     fn set_irq_line(&self, _: u32, _: bool) -> Result<()> {
-        Err(HypervisorError::Unsupported(
-            "an in-kernel interrupt controller",
-            Backend::Emu,
-        ))
+        Err(HypervisorError::Unsupported("an in-kernel interrupt controller", Backend::Emu))
     }
 }
 
@@ -35,28 +29,15 @@ pub(crate) unsafe fn create(
     slots: &[MemorySlot],
     opts: &VmOptions,
 ) -> Result<(Arc<dyn crate::Vm>, Box<dyn crate::Vcpu>)> {
-    let regions = slots
-        .iter()
-        .map(|s| Region {
-            start: s.gpa,
-            len: s.size,
-            host: s.host,
-            writable: !s.readonly,
-        })
-        .collect();
+    let regions =
+        slots.iter().map(|s| Region { start: s.gpa, len: s.size, host: s.host, writable: !s.readonly }).collect();
     // SAFETY: the caller guarantees the slots' memory outlives the VM and its vCPU.
     let map = unsafe { PhysMap::new(regions)? };
     let mut cpu = Cpu::new(map);
     if let Some(sink) = &opts.icount_sink {
         cpu.publish_icount(sink.clone());
     }
-    Ok((
-        Arc::new(EmuVm),
-        Box::new(EmuVcpu {
-            cpu,
-            kicker: Kicker::new(None),
-        }),
-    ))
+    Ok((Arc::new(EmuVm), Box::new(EmuVcpu { cpu, kicker: Kicker::new(None) })))
 }
 
 /// The emu CPU's view of the machine: every access forwarded to [`VmOps`].
@@ -71,8 +52,7 @@ impl x86::Bus for OpsBus<'_> {
         u32::from_le_bytes(b) & size_mask(size)
     }
     fn io_write(&mut self, port: u16, size: u8, value: u32) {
-        self.ops
-            .pio_write(port, &value.to_le_bytes()[..size as usize]);
+        self.ops.pio_write(port, &value.to_le_bytes()[..size as usize]);
     }
     fn mmio_read(&mut self, addr: u64, size: u8) -> u64 {
         let mut b = [0xFFu8; 8];
@@ -80,8 +60,7 @@ impl x86::Bus for OpsBus<'_> {
         u64::from_le_bytes(b)
     }
     fn mmio_write(&mut self, addr: u64, size: u8, value: u64) {
-        self.ops
-            .mmio_write(addr, &value.to_le_bytes()[..size as usize]);
+        self.ops.mmio_write(addr, &value.to_le_bytes()[..size as usize]);
     }
     fn interrupt_pending(&mut self) -> bool {
         self.ops.interrupt_pending()
@@ -98,11 +77,7 @@ impl x86::Bus for OpsBus<'_> {
 }
 
 fn size_mask(size: u8) -> u32 {
-    if size >= 4 {
-        u32::MAX
-    } else {
-        (1u32 << (8 * size)) - 1
-    }
+    if size >= 4 { u32::MAX } else { (1u32 << (8 * size)) - 1 }
 }
 
 impl crate::Vcpu for EmuVcpu {
@@ -167,10 +142,7 @@ impl crate::Vcpu for EmuVcpu {
     fn recent_instructions(&mut self, ops: &mut dyn VmOps) -> Vec<String> {
         let mut bus = OpsBus { ops };
         let recent = self.cpu.recent();
-        recent
-            .into_iter()
-            .map(|lin| format!("{lin:08x}  {}", self.cpu.disassemble_at(&mut bus, lin)))
-            .collect()
+        recent.into_iter().map(|lin| format!("{lin:08x}  {}", self.cpu.disassemble_at(&mut bus, lin))).collect()
     }
 
     fn instructions(&self) -> Option<u64> {

@@ -1,13 +1,10 @@
 //! The `kvm` backend: hardware-assisted virtualization through /dev/kvm (kvm-ioctls), with the
 //! in-kernel interrupt controllers (PIC, IOAPIC, LAPIC) and PIT.
 
-use crate::{
-    Backend, Control, CpuState, HypervisorError, Kicker, MemorySlot, Result, Segment, VcpuExit,
-    VmOps,
-};
+use crate::{Backend, Control, CpuState, HypervisorError, Kicker, MemorySlot, Result, Segment, VcpuExit, VmOps};
 use kvm_bindings::{
-    KVM_MAX_CPUID_ENTRIES, KVM_MEM_READONLY, KVM_PIT_SPEAKER_DUMMY, kvm_dtable, kvm_pit_config,
-    kvm_regs, kvm_run, kvm_segment, kvm_sregs, kvm_userspace_memory_region,
+    KVM_MAX_CPUID_ENTRIES, KVM_MEM_READONLY, KVM_PIT_SPEAKER_DUMMY, kvm_dtable, kvm_pit_config, kvm_regs, kvm_run,
+    kvm_segment, kvm_sregs, kvm_userspace_memory_region,
 };
 use kvm_ioctls::{Kvm, VcpuExit as KvmExit, VcpuFd, VmFd};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -30,12 +27,7 @@ impl crate::Vm for KvmVm {
         true
     }
     fn set_irq_line(&self, irq: u32, level: bool) -> Result<()> {
-        self.vm
-            .set_irq_line(irq, level)
-            .map_err(|source| HypervisorError::Kvm {
-                op: "KVM_IRQ_LINE",
-                source,
-            })
+        self.vm.set_irq_line(irq, level).map_err(|source| HypervisorError::Kvm { op: "KVM_IRQ_LINE", source })
     }
 }
 
@@ -96,23 +88,22 @@ fn install_kick_handler() {
 /// See [`crate::create`].
 pub(crate) unsafe fn create(
     slots: &[MemorySlot],
+    opts: &crate::VmOptions,
 ) -> Result<(Arc<dyn crate::Vm>, Box<dyn crate::Vcpu>)> {
-    let kvm = Kvm::new().map_err(HypervisorError::KvmOpen)?;
+    let path = opts.kvm_device.clone().unwrap_or_else(crate::kvm_device_path);
+    let open_err = |source| HypervisorError::KvmOpen { path: path.display().to_string(), source };
+    let cpath = std::ffi::CString::new(path.as_os_str().as_encoded_bytes())
+        .map_err(|_| open_err(kvm_ioctls::Error::new(libc::EINVAL)))?;
+    let kvm = Kvm::new_with_path(&cpath).map_err(open_err)?;
     let version = kvm.get_api_version();
     if version != 12 {
-        return Err(HypervisorError::KvmVersion(version));
+        return Err(HypervisorError::KvmVersion { path: path.display().to_string(), version });
     }
     let vm = kvm.create_vm().map_err(kvm_err("KVM_CREATE_VM"))?;
-    vm.set_tss_address(TSS_ADDR as usize)
-        .map_err(kvm_err("KVM_SET_TSS_ADDR"))?;
-    vm.set_identity_map_address(IDENTITY_MAP_ADDR)
-        .map_err(kvm_err("KVM_SET_IDENTITY_MAP_ADDR"))?;
-    vm.create_irq_chip()
-        .map_err(kvm_err("KVM_CREATE_IRQCHIP"))?;
-    let pit = kvm_pit_config {
-        flags: KVM_PIT_SPEAKER_DUMMY,
-        ..Default::default()
-    };
+    vm.set_tss_address(TSS_ADDR as usize).map_err(kvm_err("KVM_SET_TSS_ADDR"))?;
+    vm.set_identity_map_address(IDENTITY_MAP_ADDR).map_err(kvm_err("KVM_SET_IDENTITY_MAP_ADDR"))?;
+    vm.create_irq_chip().map_err(kvm_err("KVM_CREATE_IRQCHIP"))?;
+    let pit = kvm_pit_config { flags: KVM_PIT_SPEAKER_DUMMY, ..Default::default() };
     vm.create_pit2(pit).map_err(kvm_err("KVM_CREATE_PIT2"))?;
     for (i, s) in slots.iter().enumerate() {
         let region = kvm_userspace_memory_region {
@@ -123,22 +114,16 @@ pub(crate) unsafe fn create(
             userspace_addr: s.host as u64,
         };
         // SAFETY: the caller guarantees the host memory stays mapped for the VM's lifetime.
-        unsafe { vm.set_user_memory_region(region) }
-            .map_err(kvm_err("KVM_SET_USER_MEMORY_REGION"))?;
+        unsafe { vm.set_user_memory_region(region) }.map_err(kvm_err("KVM_SET_USER_MEMORY_REGION"))?;
     }
     let mut fd = vm.create_vcpu(0).map_err(kvm_err("KVM_CREATE_VCPU"))?;
-    let cpuid = kvm
-        .get_supported_cpuid(KVM_MAX_CPUID_ENTRIES)
-        .map_err(kvm_err("KVM_GET_SUPPORTED_CPUID"))?;
+    let cpuid = kvm.get_supported_cpuid(KVM_MAX_CPUID_ENTRIES).map_err(kvm_err("KVM_GET_SUPPORTED_CPUID"))?;
     fd.set_cpuid2(&cpuid).map_err(kvm_err("KVM_SET_CPUID2"))?;
     install_kick_handler();
     let run: *mut kvm_run = fd.get_kvm_run();
     // SAFETY: `run` is the vCPU's mapped kvm_run; taking the address of a field reads nothing.
     let immediate_exit = unsafe { std::ptr::addr_of_mut!((*run).immediate_exit) };
-    let target = Arc::new(KickTarget {
-        immediate_exit,
-        thread: AtomicU64::new(0),
-    });
+    let target = Arc::new(KickTarget { immediate_exit, thread: AtomicU64::new(0) });
     let t = target.clone();
     let kicker = Kicker::new(Some(Arc::new(move || {
         // SAFETY: see KickTarget: a byte store into the live kvm_run page.
@@ -151,16 +136,7 @@ pub(crate) unsafe fn create(
         }
     })));
     let vm = Arc::new(KvmVm { vm });
-    Ok((
-        vm.clone(),
-        Box::new(KvmVcpu {
-            fd,
-            run,
-            kicker,
-            target,
-            _vm: vm,
-        }),
-    ))
+    Ok((vm.clone(), Box::new(KvmVcpu { fd, run, kicker, target, _vm: vm })))
 }
 
 fn to_kvm_segment(s: &Segment, unusable_if_null: bool) -> kvm_segment {
@@ -203,12 +179,7 @@ fn from_kvm_segment(k: &kvm_segment) -> Segment {
     if k.g != 0 {
         a |= attr::G;
     }
-    Segment {
-        selector: k.selector,
-        base: k.base,
-        limit: k.limit,
-        attr: a,
-    }
+    Segment { selector: k.selector, base: k.base, limit: k.limit, attr: a }
 }
 
 impl crate::Vcpu for KvmVcpu {
@@ -217,22 +188,16 @@ impl crate::Vcpu for KvmVcpu {
         let s = self.fd.get_sregs().map_err(kvm_err("KVM_GET_SREGS"))?;
         let mut st = CpuState::reset();
         st.gpr = [
-            r.rax, r.rcx, r.rdx, r.rbx, r.rsp, r.rbp, r.rsi, r.rdi, r.r8, r.r9, r.r10, r.r11,
-            r.r12, r.r13, r.r14, r.r15,
+            r.rax, r.rcx, r.rdx, r.rbx, r.rsp, r.rbp, r.rsi, r.rdi, r.r8, r.r9, r.r10, r.r11, r.r12, r.r13, r.r14,
+            r.r15,
         ];
         st.rip = r.rip;
         st.rflags = r.rflags;
         st.seg = [s.es, s.cs, s.ss, s.ds, s.fs, s.gs].map(|k| from_kvm_segment(&k));
         st.tr = from_kvm_segment(&s.tr);
         st.ldtr = from_kvm_segment(&s.ldt);
-        st.gdtr = DescTable {
-            base: s.gdt.base,
-            limit: s.gdt.limit as u32,
-        };
-        st.idtr = DescTable {
-            base: s.idt.base,
-            limit: s.idt.limit as u32,
-        };
+        st.gdtr = DescTable { base: s.gdt.base, limit: s.gdt.limit as u32 };
+        st.idtr = DescTable { base: s.idt.base, limit: s.idt.limit as u32 };
         st.cr0 = s.cr0;
         st.cr2 = s.cr2;
         st.cr3 = s.cr3;
@@ -273,16 +238,8 @@ impl crate::Vcpu for KvmVcpu {
         s.gs = to_kvm_segment(&st.seg[5], pm);
         s.tr = to_kvm_segment(&st.tr, false);
         s.ldt = to_kvm_segment(&st.ldtr, false);
-        s.gdt = kvm_dtable {
-            base: st.gdtr.base,
-            limit: st.gdtr.limit as u16,
-            padding: [0; 3],
-        };
-        s.idt = kvm_dtable {
-            base: st.idtr.base,
-            limit: st.idtr.limit as u16,
-            padding: [0; 3],
-        };
+        s.gdt = kvm_dtable { base: st.gdtr.base, limit: st.gdtr.limit as u16, padding: [0; 3] };
+        s.idt = kvm_dtable { base: st.idtr.base, limit: st.idtr.limit as u16, padding: [0; 3] };
         s.cr0 = st.cr0;
         s.cr2 = st.cr2;
         s.cr3 = st.cr3;
@@ -355,9 +312,7 @@ impl KvmVcpu {
                     }
                 }
                 Ok(KvmExit::Shutdown) => {
-                    return Ok(VcpuExit::Shutdown {
-                        reason: "triple fault (KVM_EXIT_SHUTDOWN)".into(),
-                    });
+                    return Ok(VcpuExit::Shutdown { reason: "triple fault (KVM_EXIT_SHUTDOWN)".into() });
                 }
                 Ok(KvmExit::FailEntry(reason, _)) => {
                     return Err(HypervisorError::KvmFailEntry(reason));
@@ -382,10 +337,7 @@ impl KvmVcpu {
                     self.kicker.kick_pending_only();
                 }
                 Err(source) => {
-                    return Err(HypervisorError::Kvm {
-                        op: "KVM_RUN",
-                        source,
-                    });
+                    return Err(HypervisorError::Kvm { op: "KVM_RUN", source });
                 }
             }
         }

@@ -88,11 +88,15 @@ pub enum VcpuExit {
 #[derive(Debug, thiserror::Error)]
 pub enum HypervisorError {
     #[error(
-        "cannot open /dev/kvm: {0} (load the kvm module and give this user read/write access to /dev/kvm, or use --backend emu)"
+        "cannot open {path}: {source} (load the kvm module and give this user read/write access to it, or use --backend emu)"
     )]
-    KvmOpen(#[source] kvm_ioctls::Error),
-    #[error("KVM API version {0} is not the supported version 12")]
-    KvmVersion(i32),
+    KvmOpen {
+        path: String,
+        #[source]
+        source: kvm_ioctls::Error,
+    },
+    #[error("{path} is not a usable KVM device (KVM_GET_API_VERSION gave {version}, not 12); use --backend emu")]
+    KvmVersion { path: String, version: i32 },
     #[error("KVM {op} failed: {source}")]
     Kvm {
         op: &'static str,
@@ -154,10 +158,7 @@ pub struct Kicker {
 
 impl Kicker {
     pub(crate) fn new(wake: Option<Arc<dyn Fn() + Send + Sync>>) -> Self {
-        Kicker {
-            pending: Arc::new(AtomicBool::new(false)),
-            wake,
-        }
+        Kicker { pending: Arc::new(AtomicBool::new(false)), wake }
     }
 
     pub fn kick(&self) {
@@ -183,6 +184,14 @@ impl Kicker {
 pub struct VmOptions {
     /// emu: where the CPU publishes its retired-instruction count (virtual clock).
     pub icount_sink: Option<Arc<std::sync::atomic::AtomicU64>>,
+    /// kvm: the device to open instead of /dev/kvm.
+    pub kvm_device: Option<std::path::PathBuf>,
+}
+
+/// The KVM device ondol opens: `$ONDOL_KVM_DEVICE` when set (for unusual setups and for tests
+/// of an unusable KVM), else /dev/kvm.
+pub fn kvm_device_path() -> std::path::PathBuf {
+    std::env::var_os("ONDOL_KVM_DEVICE").map(Into::into).unwrap_or_else(|| "/dev/kvm".into())
 }
 
 /// Create a VM on `backend` with `slots` of guest memory and one vCPU.
@@ -190,14 +199,10 @@ pub struct VmOptions {
 /// # Safety
 /// Every slot's host memory must stay mapped, and not be unmapped or remapped, until both
 /// returned objects are dropped.
-pub unsafe fn create(
-    backend: Backend,
-    slots: &[MemorySlot],
-    opts: &VmOptions,
-) -> Result<(Arc<dyn Vm>, Box<dyn Vcpu>)> {
+pub unsafe fn create(backend: Backend, slots: &[MemorySlot], opts: &VmOptions) -> Result<(Arc<dyn Vm>, Box<dyn Vcpu>)> {
     match backend {
         // SAFETY: forwarded from the caller.
-        Backend::Kvm => unsafe { kvm::create(slots) },
+        Backend::Kvm => unsafe { kvm::create(slots, opts) },
         // SAFETY: forwarded from the caller.
         Backend::Emu => unsafe { emu::create(slots, opts) },
     }

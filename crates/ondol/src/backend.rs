@@ -35,26 +35,19 @@ pub struct Choice {
 
 /// Whether /dev/kvm can be opened read-write at all.
 fn kvm_openable() -> Result<(), String> {
-    std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open("/dev/kvm")
-        .map(|_| ())
-        .map_err(|e| e.to_string())
+    std::fs::OpenOptions::new().read(true).write(true).open("/dev/kvm").map(|_| ()).map_err(|e| e.to_string())
 }
 
 /// Run the probe guest in a child process (`ondol kvm-probe`) with a time limit, so a KVM
 /// that hangs inside KVM_RUN cannot hang ondol.
 pub fn probe() -> Probe {
     if let Err(e) = kvm_openable() {
-        return Probe::Unavailable(format!("cannot open /dev/kvm: {e}"));
+        return Probe::Unavailable(e);
     }
     let exe = match std::env::current_exe() {
         Ok(p) => p,
         Err(e) => {
-            return Probe::Failed(format!(
-                "cannot find ondol's own executable to run the probe: {e}"
-            ));
+            return Probe::Failed(format!("cannot find ondol's own executable to run the probe: {e}"));
         }
     };
     let mut child = match Command::new(exe)
@@ -79,14 +72,10 @@ pub fn probe() -> Probe {
                 let msg = out.trim().to_string();
                 return if status.success() {
                     Probe::Passed
-                } else if msg.contains("cannot open /dev/kvm") {
+                } else if msg.starts_with("cannot open") || msg.contains("not a usable KVM device") {
                     Probe::Unavailable(msg)
                 } else {
-                    Probe::Failed(if msg.is_empty() {
-                        format!("the probe exited with {status}")
-                    } else {
-                        msg
-                    })
+                    Probe::Failed(if msg.is_empty() { format!("the probe exited with {status}") } else { msg })
                 };
             }
             Ok(None) if start.elapsed() > PROBE_TIMEOUT => {
@@ -111,53 +100,31 @@ pub fn choose(arg: BackendArg, quiet: bool) -> anyhow::Result<Choice> {
         }
     };
     match arg {
-        BackendArg::Emu => Ok(Choice {
-            backend: Backend::Emu,
-            watchdog: false,
-        }),
+        BackendArg::Emu => Ok(Choice { backend: Backend::Emu, watchdog: false }),
         BackendArg::Kvm => match probe() {
-            Probe::Passed => Ok(Choice {
-                backend: Backend::Kvm,
-                watchdog: false,
-            }),
+            Probe::Passed => Ok(Choice { backend: Backend::Kvm, watchdog: false }),
             Probe::Unavailable(why) => {
-                anyhow::bail!(
-                    "--backend kvm: {why}; give this user access to /dev/kvm or use --backend emu"
-                )
+                anyhow::bail!("--backend kvm: {why}")
             }
             Probe::Failed(why) => {
                 say(format!(
                     "warning: this host's KVM failed the probe ({why}); running on kvm as asked, and ending the run if the guest stops making progress"
                 ));
-                Ok(Choice {
-                    backend: Backend::Kvm,
-                    watchdog: true,
-                })
+                Ok(Choice { backend: Backend::Kvm, watchdog: true })
             }
         },
         BackendArg::Auto => match probe() {
             Probe::Passed => {
                 say("backend kvm: /dev/kvm passed the probe (real-mode INT, protected mode with paging)".into());
-                Ok(Choice {
-                    backend: Backend::Kvm,
-                    watchdog: false,
-                })
+                Ok(Choice { backend: Backend::Kvm, watchdog: false })
             }
             Probe::Unavailable(why) => {
                 say(format!("backend emu: {why}"));
-                Ok(Choice {
-                    backend: Backend::Emu,
-                    watchdog: false,
-                })
+                Ok(Choice { backend: Backend::Emu, watchdog: false })
             }
             Probe::Failed(why) => {
-                say(format!(
-                    "backend emu: /dev/kvm opens but cannot run ondol's guests: {why}"
-                ));
-                Ok(Choice {
-                    backend: Backend::Emu,
-                    watchdog: false,
-                })
+                say(format!("backend emu: /dev/kvm opens but cannot run ondol's guests: {why}"));
+                Ok(Choice { backend: Backend::Emu, watchdog: false })
             }
         },
     }

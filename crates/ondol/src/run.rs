@@ -46,32 +46,21 @@ pub fn parse_size(s: &str) -> Result<u64, String> {
                 'G' => 1 << 30,
                 'T' => 1 << 40,
                 _ => {
-                    return Err(format!(
-                        "unknown size suffix '{c}' in '{s}': use K, M, G or T"
-                    ));
+                    return Err(format!("unknown size suffix '{c}' in '{s}': use K, M, G or T"));
                 }
             };
             (&t[..i], m)
         }
         _ => (t, 1 << 20),
     };
-    let n: u64 = num
-        .trim()
-        .parse()
-        .map_err(|_| format!("'{s}' is not a size: use e.g. 64M, 1G or 512 (MiB)"))?;
-    n.checked_mul(mult)
-        .ok_or_else(|| format!("'{s}' is too large"))
+    let n: u64 = num.trim().parse().map_err(|_| format!("'{s}' is not a size: use e.g. 64M, 1G or 512 (MiB)"))?;
+    n.checked_mul(mult).ok_or_else(|| format!("'{s}' is too large"))
 }
 
 fn parse_seconds(s: &str) -> Result<Duration, String> {
-    let v: f64 = s
-        .trim()
-        .parse()
-        .map_err(|_| format!("'{s}' is not a number of seconds"))?;
+    let v: f64 = s.trim().parse().map_err(|_| format!("'{s}' is not a number of seconds"))?;
     if !(v > 0.0 && v.is_finite() && v < 1e9) {
-        return Err(format!(
-            "--timeout must be a positive number of seconds, not '{s}'"
-        ));
+        return Err(format!("--timeout must be a positive number of seconds, not '{s}'"));
     }
     Ok(Duration::from_secs_f64(v))
 }
@@ -114,12 +103,12 @@ impl Drop for RawTerminal {
 pub fn run(args: RunArgs) -> anyhow::Result<i32> {
     let boot = match &args.raw {
         Some(path) => {
-            let prog = std::fs::read(path)
-                .with_context(|| format!("cannot read --raw {}", path.display()))?;
+            let prog = std::fs::read(path).with_context(|| format!("cannot read --raw {}", path.display()))?;
             Boot::Raw(prog)
         }
         None => anyhow::bail!("nothing to boot: give --raw FILE (a flat real-mode program)"),
     };
+    vmm::machine::validate(args.memory, &boot)?;
     let choice = backend::choose(args.backend, false)?;
     let interactive = !args.no_input;
     // SAFETY: isatty only inspects fd 0.
@@ -137,11 +126,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<i32> {
         timeout: args.timeout,
         deterministic: args.deterministic,
         console_out: Box::new(std::io::stdout()),
-        console_in: if interactive {
-            Some(Box::new(std::io::stdin()))
-        } else {
-            None
-        },
+        console_in: if interactive { Some(Box::new(std::io::stdin())) } else { None },
         watchdog: choice.watchdog.then(|| Duration::from_secs(10)),
     };
     let report = vmm::machine::run(cfg)?;
@@ -164,10 +149,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<i32> {
             );
         }
         if let Some(n) = report.instructions {
-            eprintln!(
-                "ondol: {n} instructions in {:.3} s",
-                report.elapsed.as_secs_f64()
-            );
+            eprintln!("ondol: {n} instructions in {:.3} s", report.elapsed.as_secs_f64());
         }
     }
     let recent = |r: &[String]| {
@@ -197,10 +179,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<i32> {
             130
         }
         Outcome::Timeout => {
-            eprintln!(
-                "ondol: timed out after {:.1} s",
-                args.timeout.map(|t| t.as_secs_f64()).unwrap_or(0.0)
-            );
+            eprintln!("ondol: timed out after {:.1} s", args.timeout.map(|t| t.as_secs_f64()).unwrap_or(0.0));
             recent(&report.recent);
             EXIT_TIMEOUT
         }
@@ -228,11 +207,7 @@ mod tests {
         assert_eq!(parse_size("1T"), Ok(1 << 40));
         assert!(parse_size("12Q").unwrap_err().contains("suffix"));
         assert!(parse_size("lots").is_err());
-        assert!(
-            parse_size("99999999999T")
-                .unwrap_err()
-                .contains("too large")
-        );
+        assert!(parse_size("99999999999T").unwrap_err().contains("too large"));
     }
 
     #[test]

@@ -18,17 +18,8 @@ pub type SharedDevice = Arc<Mutex<dyn BusDevice>>;
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum BusError {
-    #[error(
-        "bus range {base:#x}+{len:#x} ({name}) overlaps {other_base:#x}+{other_len:#x} ({other})"
-    )]
-    Overlap {
-        base: u64,
-        len: u64,
-        name: &'static str,
-        other_base: u64,
-        other_len: u64,
-        other: &'static str,
-    },
+    #[error("bus range {base:#x}+{len:#x} ({name}) overlaps {other_base:#x}+{other_len:#x} ({other})")]
+    Overlap { base: u64, len: u64, name: &'static str, other_base: u64, other_len: u64, other: &'static str },
     #[error("bus range {base:#x} ({name}) is empty")]
     Empty { base: u64, name: &'static str },
 }
@@ -52,38 +43,17 @@ impl Bus {
     }
 
     /// Map `dev` at `base .. base + len`. Fails when the range overlaps one already mapped.
-    pub fn insert(
-        &mut self,
-        base: u64,
-        len: u64,
-        name: &'static str,
-        dev: SharedDevice,
-    ) -> Result<(), BusError> {
+    pub fn insert(&mut self, base: u64, len: u64, name: &'static str, dev: SharedDevice) -> Result<(), BusError> {
         if len == 0 {
             return Err(BusError::Empty { base, name });
         }
         for e in &self.entries {
             if base < e.base + e.len && e.base < base + len {
-                return Err(BusError::Overlap {
-                    base,
-                    len,
-                    name,
-                    other_base: e.base,
-                    other_len: e.len,
-                    other: e.name,
-                });
+                return Err(BusError::Overlap { base, len, name, other_base: e.base, other_len: e.len, other: e.name });
             }
         }
         let at = self.entries.partition_point(|e| e.base < base);
-        self.entries.insert(
-            at,
-            Entry {
-                base,
-                len,
-                name,
-                dev,
-            },
-        );
+        self.entries.insert(at, Entry { base, len, name, dev });
         Ok(())
     }
 
@@ -153,10 +123,7 @@ mod tests {
         assert!(matches!(e, BusError::Overlap { other: "pit", .. }), "{e}");
         assert!(b.insert(0x3F, 1, "below", dev(0)).is_ok());
         assert!(b.insert(0x44, 1, "above", dev(0)).is_ok());
-        assert!(matches!(
-            b.insert(0x50, 0, "empty", dev(0)),
-            Err(BusError::Empty { .. })
-        ));
+        assert!(matches!(b.insert(0x50, 0, "empty", dev(0)), Err(BusError::Empty { .. })));
     }
 
     #[test]

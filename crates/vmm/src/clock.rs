@@ -16,10 +16,7 @@ pub enum Clock {
     /// Host monotonic time since the VM started.
     Host(Instant),
     /// Retired instructions (published by the emu CPU) times a fixed cost, plus skipped idle time.
-    Virtual {
-        instructions: Arc<AtomicU64>,
-        skipped_ns: Arc<AtomicU64>,
-    },
+    Virtual { instructions: Arc<AtomicU64>, skipped_ns: Arc<AtomicU64> },
 }
 
 impl Clock {
@@ -28,22 +25,15 @@ impl Clock {
     }
 
     pub fn virtual_clock(instructions: Arc<AtomicU64>) -> Self {
-        Clock::Virtual {
-            instructions,
-            skipped_ns: Arc::new(AtomicU64::new(0)),
-        }
+        Clock::Virtual { instructions, skipped_ns: Arc::new(AtomicU64::new(0)) }
     }
 
     /// Guest nanoseconds since the VM started.
     pub fn now_ns(&self) -> u64 {
         match self {
             Clock::Host(start) => start.elapsed().as_nanos() as u64,
-            Clock::Virtual {
-                instructions,
-                skipped_ns,
-            } => {
-                instructions.load(Ordering::Relaxed) * VIRTUAL_NS_PER_INSTRUCTION
-                    + skipped_ns.load(Ordering::Relaxed)
+            Clock::Virtual { instructions, skipped_ns } => {
+                instructions.load(Ordering::Relaxed) * VIRTUAL_NS_PER_INSTRUCTION + skipped_ns.load(Ordering::Relaxed)
             }
         }
     }

@@ -8,5 +8,4 @@ pub mod irq;
 pub mod layout;
 pub mod machine;
 pub mod memory;
-pub mod pc;
 pub mod probe;

@@ -3,10 +3,11 @@
 
 use crate::bus::{BusError, lock};
 use crate::clock::Clock;
+use crate::devices::pc::{Interrupts, PcDevices, PcDevicesConfig};
 use crate::devices::{self, Control, StopReason};
+use crate::irq::{Irq, IrqLine};
 use crate::layout;
 use crate::memory::{GuestMemory, MemoryError};
-use crate::pc::{Pc, PcConfig, SharedWriter};
 use hypervisor::{Backend, CpuState, HypervisorError, VcpuExit, VmOps, VmOptions};
 use std::io::{Read, Write};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -85,6 +86,37 @@ pub enum VmmError {
     ProgramTooLarge(usize),
 }
 
+/// A writer several devices share (COM1 and the debug console both go to the console).
+/// Every write is flushed: the console is interactive.
+#[derive(Clone)]
+struct SharedWriter(Arc<Mutex<Box<dyn Write + Send>>>);
+
+impl Write for SharedWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let mut w = lock(&self.0);
+        w.write_all(buf)?;
+        w.flush()?;
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        lock(&self.0).flush()
+    }
+}
+
+/// An interrupt line into KVM's in-kernel irqchip.
+struct KvmIrq {
+    vm: Arc<dyn hypervisor::Vm>,
+    line: u32,
+}
+
+impl IrqLine for KvmIrq {
+    fn set_level(&self, level: bool) {
+        // A failing KVM_IRQ_LINE leaves the interrupt undelivered, which is all a device
+        // could report anyway.
+        let _ = self.vm.set_irq_line(self.line, level);
+    }
+}
+
 /// Extra stop reasons the machine itself raises (beyond what devices request).
 #[derive(Default)]
 struct Stops {
@@ -95,7 +127,9 @@ struct Stops {
 
 /// The machine as the vCPU sees it (implements [`VmOps`]).
 struct Machine {
-    pc: Pc,
+    pc: PcDevices,
+    io: crate::bus::Bus,
+    mmio: crate::bus::Bus,
     clock: Clock,
     control: Arc<Control>,
     stops: Arc<Stops>,
@@ -108,11 +142,11 @@ struct Machine {
 
 impl Machine {
     fn poll_timers(&mut self) {
-        self.pc.poll_timers(self.clock.now_ns());
+        self.pc.poll(self.clock.now_ns());
     }
 
     fn next_timer_ns(&self) -> Option<u64> {
-        self.pc.next_timer_ns()
+        self.pc.next_event_ns()
     }
 
     fn must_stop(&self) -> bool {
@@ -127,26 +161,26 @@ impl Machine {
 impl VmOps for Machine {
     fn pio_read(&mut self, port: u16, data: &mut [u8]) {
         self.accesses.fetch_add(1, Ordering::Relaxed);
-        if !self.pc.io.read(port as u64, data) {
+        if !self.io.read(port as u64, data) {
             data.fill(0xFF);
         }
     }
 
     fn pio_write(&mut self, port: u16, data: &[u8]) {
         self.accesses.fetch_add(1, Ordering::Relaxed);
-        self.pc.io.write(port as u64, data);
+        self.io.write(port as u64, data);
     }
 
     fn mmio_read(&mut self, gpa: u64, data: &mut [u8]) {
         self.accesses.fetch_add(1, Ordering::Relaxed);
-        if !self.pc.mmio.read(gpa, data) {
+        if !self.mmio.read(gpa, data) {
             data.fill(0xFF);
         }
     }
 
     fn mmio_write(&mut self, gpa: u64, data: &[u8]) {
         self.accesses.fetch_add(1, Ordering::Relaxed);
-        self.pc.mmio.write(gpa, data);
+        self.mmio.write(gpa, data);
     }
 
     fn stop_requested(&mut self) -> bool {
@@ -155,15 +189,11 @@ impl VmOps for Machine {
 
     fn poll(&mut self) -> hypervisor::Control {
         self.poll_timers();
-        if self.must_stop() {
-            hypervisor::Control::Stop
-        } else {
-            hypervisor::Control::Continue
-        }
+        if self.must_stop() { hypervisor::Control::Stop } else { hypervisor::Control::Continue }
     }
 
     fn wait_for_interrupt(&mut self, interrupts_enabled: bool) -> hypervisor::Control {
-        let wakeup = self.pc.wakeup.clone();
+        let wakeup = self.control.wakeup().clone();
         loop {
             // Take the token before looking, so a notification after the look ends the wait.
             let token = wakeup.token();
@@ -174,11 +204,7 @@ impl VmOps for Machine {
             if interrupts_enabled && self.interrupt_pending() {
                 return hypervisor::Control::Continue;
             }
-            let next = if interrupts_enabled {
-                self.next_timer_ns()
-            } else {
-                None
-            };
+            let next = if interrupts_enabled { self.next_timer_ns() } else { None };
             // Wake at least every 50 ms to look at the wall-clock deadline.
             let max = Duration::from_millis(50);
             match (self.clock.is_virtual(), next) {
@@ -195,10 +221,7 @@ impl VmOps for Machine {
     }
 
     fn interrupt_pending(&mut self) -> bool {
-        self.intr
-            .as_ref()
-            .map(|f| f.load(Ordering::SeqCst))
-            .unwrap_or(false)
+        self.intr.as_ref().map(|f| f.load(Ordering::SeqCst)).unwrap_or(false)
     }
 
     fn acknowledge_interrupt(&mut self) -> Option<u8> {
@@ -213,36 +236,34 @@ impl VmOps for Machine {
         match (&self.clock, self.next_timer_ns()) {
             (Clock::Virtual { .. }, Some(t)) => {
                 let now = self.clock.now_ns();
-                (t.saturating_sub(now) / crate::clock::VIRTUAL_NS_PER_INSTRUCTION)
-                    .clamp(64, 200_000)
+                (t.saturating_sub(now) / crate::clock::VIRTUAL_NS_PER_INSTRUCTION).clamp(64, 200_000)
             }
             _ => 50_000,
         }
     }
 }
 
+/// Check what can be checked before any VM exists (so a bad argument is reported before the
+/// backend is chosen).
+pub fn validate(memory: u64, boot: &Boot) -> Result<(), VmmError> {
+    GuestMemory::check_size(memory)?;
+    match boot {
+        Boot::Raw(prog) if prog.is_empty() => Err(VmmError::EmptyProgram),
+        Boot::Raw(prog) if prog.len() as u64 > layout::CONVENTIONAL_END - layout::BOOT_SECTOR => {
+            Err(VmmError::ProgramTooLarge(prog.len()))
+        }
+        Boot::Raw(_) => Ok(()),
+    }
+}
+
 /// Run a VM to its end.
 pub fn run(cfg: MachineConfig) -> Result<Report, VmmError> {
     let start = Instant::now();
-    let MachineConfig {
-        backend,
-        memory,
-        boot,
-        timeout,
-        deterministic,
-        console_out,
-        console_in,
-        watchdog,
-    } = cfg;
+    let MachineConfig { backend, memory, boot, timeout, deterministic, console_out, console_in, watchdog } = cfg;
+    validate(memory, &boot)?;
     let mem = GuestMemory::new(memory)?;
     let initial = match &boot {
         Boot::Raw(prog) => {
-            if prog.is_empty() {
-                return Err(VmmError::EmptyProgram);
-            }
-            if prog.len() as u64 > layout::CONVENTIONAL_END - layout::BOOT_SECTOR {
-                return Err(VmmError::ProgramTooLarge(prog.len()));
-            }
             mem.write(layout::BOOT_SECTOR, prog)?;
             let mut s = CpuState::real_mode(0, layout::BOOT_SECTOR as u16);
             s.gpr[x86::state::RSP] = layout::BOOT_SECTOR;
@@ -252,29 +273,33 @@ pub fn run(cfg: MachineConfig) -> Result<Report, VmmError> {
     };
 
     let icount = Arc::new(AtomicU64::new(0));
-    let clock = if deterministic && backend == Backend::Emu {
-        Clock::virtual_clock(icount.clone())
-    } else {
-        Clock::host()
-    };
-    let opts = VmOptions {
-        icount_sink: Some(icount),
-    };
+    let clock =
+        if deterministic && backend == Backend::Emu { Clock::virtual_clock(icount.clone()) } else { Clock::host() };
+    let opts = VmOptions { icount_sink: Some(icount), kvm_device: None };
     // SAFETY: `mem` lives until the end of this function, after the VM and vCPU are dropped.
     let (vm, mut vcpu) = unsafe { hypervisor::create(backend, &mem.slots(), &opts)? };
     vcpu.set_state(&initial)?;
 
     let control = Arc::new(Control::new(true));
     let console = SharedWriter(Arc::new(Mutex::new(console_out)));
-    let pc = crate::pc::build(&PcConfig {
-        vm: vm.clone(),
+    let interrupts = if vm.in_kernel_irqchip() {
+        let vm = vm.clone();
+        Interrupts::External(Arc::new(move |line| -> Irq { Arc::new(KvmIrq { vm: vm.clone(), line }) }))
+    } else {
+        Interrupts::Emulated
+    };
+    let pc = PcDevices::new(PcDevicesConfig {
+        interrupts,
         clock: clock.clone(),
         control: control.clone(),
-        console: console.clone(),
-        memory_below_4g: mem.below_4g(),
-        memory_above_4g: mem.above_4g(),
-    })?;
-    let wakeup = pc.wakeup.clone();
+        serial_out: Box::new(console.clone()),
+        debugcon_out: Box::new(console.clone()),
+        ram_below_4g: mem.below_4g(),
+        ram_above_4g: mem.above_4g(),
+    });
+    let mut io = crate::bus::Bus::new();
+    pc.map_ports(&mut io)?;
+    let wakeup = control.wakeup().clone();
 
     let stops = Arc::new(Stops::default());
     let accesses = Arc::new(AtomicU64::new(0));
@@ -282,8 +307,7 @@ pub fn run(cfg: MachineConfig) -> Result<Report, VmmError> {
     let done = Arc::new(AtomicBool::new(false));
 
     if let Some(t) = timeout {
-        let (stops, kicker, done, wakeup) =
-            (stops.clone(), kicker.clone(), done.clone(), wakeup.clone());
+        let (stops, kicker, done, wakeup) = (stops.clone(), kicker.clone(), done.clone(), wakeup.clone());
         std::thread::spawn(move || {
             let end = Instant::now() + t;
             while !done.load(Ordering::Relaxed) {
@@ -299,12 +323,7 @@ pub fn run(cfg: MachineConfig) -> Result<Report, VmmError> {
         });
     }
     if let (Some(limit), Backend::Kvm) = (watchdog, backend) {
-        let (stops, kicker, done, accesses) = (
-            stops.clone(),
-            kicker.clone(),
-            done.clone(),
-            accesses.clone(),
-        );
+        let (stops, kicker, done, accesses) = (stops.clone(), kicker.clone(), done.clone(), accesses.clone());
         std::thread::spawn(move || {
             let mut last = accesses.load(Ordering::Relaxed);
             let mut since = Instant::now();
@@ -315,9 +334,7 @@ pub fn run(cfg: MachineConfig) -> Result<Report, VmmError> {
                     last = now;
                     since = Instant::now();
                 } else if since.elapsed() >= limit {
-                    stops
-                        .stalled
-                        .store(limit.as_secs().max(1), Ordering::SeqCst);
+                    stops.stalled.store(limit.as_secs().max(1), Ordering::SeqCst);
                     kicker.kick();
                     // A KVM stuck inside KVM_RUN may not even return for a signal.
                     std::thread::sleep(Duration::from_secs(2));
@@ -334,19 +351,15 @@ pub fn run(cfg: MachineConfig) -> Result<Report, VmmError> {
         });
     }
     if let Some(input) = console_in {
-        spawn_console_input(
-            input,
-            pc.serial.clone(),
-            stops.clone(),
-            kicker.clone(),
-            wakeup.clone(),
-        );
+        spawn_console_input(input, pc.serial.clone(), stops.clone(), kicker.clone(), wakeup.clone());
     }
 
     let intr = pc.pic.as_ref().map(|p| lock(p).intr_flag());
     let post = pc.post.clone();
     let mut machine = Machine {
         pc,
+        io,
+        mmio: crate::bus::Bus::new(),
         clock,
         control: control.clone(),
         stops: stops.clone(),
@@ -365,16 +378,14 @@ pub fn run(cfg: MachineConfig) -> Result<Report, VmmError> {
             Some(StopReason::PowerOff) => Outcome::PowerOff,
             Some(StopReason::Reset) => Outcome::Reset,
             None if stops.interrupted.load(Ordering::SeqCst) => Outcome::Interrupted,
-            None if stops.stalled.load(Ordering::SeqCst) != 0 => Outcome::Stalled {
-                seconds: stops.stalled.load(Ordering::SeqCst),
-            },
+            None if stops.stalled.load(Ordering::SeqCst) != 0 => {
+                Outcome::Stalled { seconds: stops.stalled.load(Ordering::SeqCst) }
+            }
             None => Outcome::Timeout,
         },
     };
     let recent = match outcome {
-        Outcome::Shutdown { .. } | Outcome::Timeout | Outcome::Stalled { .. } => {
-            vcpu.recent_instructions(&mut machine)
-        }
+        Outcome::Shutdown { .. } | Outcome::Timeout | Outcome::Stalled { .. } => vcpu.recent_instructions(&mut machine),
         _ => Vec::new(),
     };
     Ok(Report {

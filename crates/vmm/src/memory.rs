@@ -2,13 +2,11 @@
 //! guest-physical space (see layout.rs).
 
 use crate::layout::{
-    BIOS_SIZE, CONVENTIONAL_END, FIRMWARE_TOP, HIGH_MEMORY, HIGH_RAM_START, LOW_RAM_MAX,
-    MAX_MEMORY, MIN_MEMORY, VGA_SIZE, VGA_START,
+    BIOS_SIZE, CONVENTIONAL_END, FIRMWARE_TOP, HIGH_MEMORY, HIGH_RAM_START, LOW_RAM_MAX, MAX_MEMORY, MIN_MEMORY,
+    VGA_SIZE, VGA_START,
 };
 use hypervisor::MemorySlot;
-use vm_memory::{
-    Bytes, GuestAddress, GuestMemoryBackend as _, GuestMemoryMmap, GuestMemoryRegion, MmapRegion,
-};
+use vm_memory::{Bytes, GuestAddress, GuestMemoryBackend as _, GuestMemoryMmap, GuestMemoryRegion, MmapRegion};
 
 #[derive(Debug, thiserror::Error)]
 pub enum MemoryError {
@@ -24,9 +22,7 @@ pub enum MemoryError {
     },
     #[error("cannot allocate the firmware ROM: {0}")]
     Rom(#[source] vm_memory::mmap::MmapRegionError),
-    #[error(
-        "firmware image is {0} bytes: it must be a non-zero multiple of 64 KiB and at most 16 MiB"
-    )]
+    #[error("firmware image is {0} bytes: it must be a non-zero multiple of 64 KiB and at most 16 MiB")]
     RomSize(usize),
     #[error("guest address {addr:#x}+{len:#x} is not RAM")]
     OutOfRange { addr: u64, len: usize },
@@ -44,16 +40,9 @@ impl GuestMemory {
     /// `size` bytes of RAM placed as on a PC: 0 .. 640 KiB, the VGA window (RAM, so text
     /// written there can be read back), 1 MiB up to 3 GiB, and the rest above 4 GiB.
     pub fn new(size: u64) -> Result<Self, MemoryError> {
-        if size < MIN_MEMORY {
-            return Err(MemoryError::TooSmall(size));
-        }
-        if size > MAX_MEMORY {
-            return Err(MemoryError::TooLarge { size });
-        }
-        let mut ranges = vec![
-            (GuestAddress(0), CONVENTIONAL_END as usize),
-            (GuestAddress(VGA_START), VGA_SIZE as usize),
-        ];
+        Self::check_size(size)?;
+        let mut ranges =
+            vec![(GuestAddress(0), CONVENTIONAL_END as usize), (GuestAddress(VGA_START), VGA_SIZE as usize)];
         let low_end = size.min(LOW_RAM_MAX);
         if low_end > HIGH_MEMORY {
             ranges.push((GuestAddress(HIGH_MEMORY), (low_end - HIGH_MEMORY) as usize));
@@ -61,13 +50,19 @@ impl GuestMemory {
         if size > LOW_RAM_MAX {
             ranges.push((GuestAddress(HIGH_RAM_START), (size - LOW_RAM_MAX) as usize));
         }
-        let ram = GuestMemoryMmap::from_ranges(&ranges)
-            .map_err(|source| MemoryError::Alloc { size, source })?;
-        Ok(GuestMemory {
-            ram,
-            rom: None,
-            size,
-        })
+        let ram = GuestMemoryMmap::from_ranges(&ranges).map_err(|source| MemoryError::Alloc { size, source })?;
+        Ok(GuestMemory { ram, rom: None, size })
+    }
+
+    /// Whether `size` is a RAM size ondol accepts.
+    pub fn check_size(size: u64) -> Result<(), MemoryError> {
+        if size < MIN_MEMORY {
+            return Err(MemoryError::TooSmall(size));
+        }
+        if size > MAX_MEMORY {
+            return Err(MemoryError::TooLarge { size });
+        }
+        Ok(())
     }
 
     /// Install a firmware image (BIOS). It must be a multiple of 64 KiB; its last 64 KiB
@@ -101,21 +96,11 @@ impl GuestMemory {
     }
 
     pub fn write(&self, addr: u64, data: &[u8]) -> Result<(), MemoryError> {
-        self.ram
-            .write_slice(data, GuestAddress(addr))
-            .map_err(|_| MemoryError::OutOfRange {
-                addr,
-                len: data.len(),
-            })
+        self.ram.write_slice(data, GuestAddress(addr)).map_err(|_| MemoryError::OutOfRange { addr, len: data.len() })
     }
 
     pub fn read(&self, addr: u64, data: &mut [u8]) -> Result<(), MemoryError> {
-        self.ram
-            .read_slice(data, GuestAddress(addr))
-            .map_err(|_| MemoryError::OutOfRange {
-                addr,
-                len: data.len(),
-            })
+        self.ram.read_slice(data, GuestAddress(addr)).map_err(|_| MemoryError::OutOfRange { addr, len: data.len() })
     }
 
     /// The slots to give a hypervisor: every RAM region, and the ROM twice (below 1 MiB and
@@ -124,29 +109,14 @@ impl GuestMemory {
         let mut slots: Vec<MemorySlot> = self
             .ram
             .iter()
-            .map(|r| MemorySlot {
-                gpa: r.start_addr().0,
-                size: r.len(),
-                host: r.as_ptr(),
-                readonly: false,
-            })
+            .map(|r| MemorySlot { gpa: r.start_addr().0, size: r.len(), host: r.as_ptr(), readonly: false })
             .collect();
         if let Some(rom) = &self.rom {
             let len = rom.size() as u64;
             // SAFETY: the last BIOS_SIZE bytes lie inside the mapping (len >= BIOS_SIZE).
             let top64k = unsafe { rom.as_ptr().add((len - BIOS_SIZE) as usize) };
-            slots.push(MemorySlot {
-                gpa: crate::layout::BIOS_START,
-                size: BIOS_SIZE,
-                host: top64k,
-                readonly: true,
-            });
-            slots.push(MemorySlot {
-                gpa: FIRMWARE_TOP - len,
-                size: len,
-                host: rom.as_ptr(),
-                readonly: true,
-            });
+            slots.push(MemorySlot { gpa: crate::layout::BIOS_START, size: BIOS_SIZE, host: top64k, readonly: true });
+            slots.push(MemorySlot { gpa: FIRMWARE_TOP - len, size: len, host: rom.as_ptr(), readonly: true });
         }
         slots
     }
@@ -163,12 +133,7 @@ mod tests {
         let spans: Vec<(u64, u64)> = slots.iter().map(|s| (s.gpa, s.size)).collect();
         assert_eq!(
             spans,
-            vec![
-                (0, 0xA0000),
-                (0xA0000, 0x20000),
-                (0x10_0000, 0xC000_0000 - 0x10_0000),
-                (0x1_0000_0000, 1 << 30)
-            ]
+            vec![(0, 0xA0000), (0xA0000, 0x20000), (0x10_0000, 0xC000_0000 - 0x10_0000), (0x1_0000_0000, 1 << 30)]
         );
         assert_eq!(m.below_4g(), 0xC000_0000);
         assert_eq!(m.above_4g(), 1 << 30);
@@ -197,10 +162,7 @@ mod tests {
             assert_eq!(*low.host.add(0xFFFF), 0x22);
             assert_eq!(*high.host, 0x11);
         }
-        assert!(matches!(
-            m.set_firmware(&[0; 1000]),
-            Err(MemoryError::RomSize(1000))
-        ));
+        assert!(matches!(m.set_firmware(&[0; 1000]), Err(MemoryError::RomSize(1000))));
     }
 
     #[test]

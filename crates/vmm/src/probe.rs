@@ -12,9 +12,7 @@ pub enum ProbeError {
     Hypervisor(#[from] hypervisor::HypervisorError),
     #[error(transparent)]
     Memory(#[from] crate::memory::MemoryError),
-    #[error(
-        "the probe guest reported failure {0} (a real-mode INT or the protected-mode round trip went wrong)"
-    )]
+    #[error("the probe guest reported failure {0} (a real-mode INT or the protected-mode round trip went wrong)")]
     Failed(u8),
     #[error("the probe guest ended with {0}")]
     Ended(String),
@@ -63,8 +61,7 @@ pub fn run_probe(backend: Backend) -> Result<(), ProbeError> {
     let mem = GuestMemory::new(2 << 20)?;
     mem.write(crate::layout::BOOT_SECTOR, crate::guest::PROBE)?;
     // SAFETY: `mem` outlives the VM and vCPU, which are dropped at the end of this function.
-    let (_vm, mut vcpu) =
-        unsafe { hypervisor::create(backend, &mem.slots(), &VmOptions::default())? };
+    let (_vm, mut vcpu) = unsafe { hypervisor::create(backend, &mem.slots(), &VmOptions::default())? };
     vcpu.set_state(&CpuState::real_mode(0, crate::layout::BOOT_SECTOR as u16))?;
     let mut ops = ProbeOps { exit: None };
     match vcpu.run(&mut ops)? {

@@ -36,11 +36,7 @@ struct Run {
 }
 
 fn program(name: &str) -> &'static [u8] {
-    vmm::guest::tests::ALL
-        .iter()
-        .find(|p| p.0 == name)
-        .unwrap_or_else(|| panic!("no guest program {name}"))
-        .1
+    vmm::guest::tests::ALL.iter().find(|p| p.0 == name).unwrap_or_else(|| panic!("no guest program {name}")).1
 }
 
 fn run(name: &str, backend: Backend) -> Run {
@@ -60,23 +56,12 @@ fn run(name: &str, backend: Backend) -> Run {
     let serial = String::from_utf8_lossy(&out.0.lock().unwrap()).into_owned();
     let mut gprs = [0; 8];
     gprs.copy_from_slice(&s.gpr[..8]);
-    Run {
-        outcome: report.outcome,
-        serial,
-        gprs,
-        rip: s.rip,
-    }
+    Run { outcome: report.outcome, serial, gprs, rip: s.rip }
 }
 
 fn kvm_available() {
-    if let Err(e) = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open("/dev/kvm")
-    {
-        panic!(
-            "the kvm half of the cross-backend table needs /dev/kvm, which cannot be opened here: {e}"
-        );
+    if let Err(e) = std::fs::OpenOptions::new().read(true).write(true).open("/dev/kvm") {
+        panic!("the kvm half of the cross-backend table needs /dev/kvm, which cannot be opened here: {e}");
     }
 }
 
@@ -86,30 +71,11 @@ fn every_program_gives_the_same_output_and_registers_on_emu_and_kvm() {
     for &(name, code) in TABLE {
         let emu = run(name, Backend::Emu);
         let kvm = run(name, Backend::Kvm);
-        assert_eq!(
-            emu.outcome,
-            Outcome::Exit(code),
-            "{name} on emu:\n{}",
-            emu.serial
-        );
-        assert_eq!(
-            kvm.outcome,
-            Outcome::Exit(code),
-            "{name} on kvm:\n{}",
-            kvm.serial
-        );
+        assert_eq!(emu.outcome, Outcome::Exit(code), "{name} on emu:\n{}", emu.serial);
+        assert_eq!(kvm.outcome, Outcome::Exit(code), "{name} on kvm:\n{}", kvm.serial);
         assert!(!emu.serial.is_empty(), "{name} printed nothing");
-        assert_eq!(
-            emu.serial, kvm.serial,
-            "{name}: COM1 output differs between emu and kvm"
-        );
-        assert_eq!(
-            emu.gprs, kvm.gprs,
-            "{name}: final general registers differ (eax..edi)"
-        );
-        assert_eq!(
-            emu.rip, kvm.rip,
-            "{name}: final instruction pointer differs"
-        );
+        assert_eq!(emu.serial, kvm.serial, "{name}: COM1 output differs between emu and kvm");
+        assert_eq!(emu.gprs, kvm.gprs, "{name}: final general registers differ (eax..edi)");
+        assert_eq!(emu.rip, kvm.rip, "{name}: final instruction pointer differs");
     }
 }

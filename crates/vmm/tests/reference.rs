@@ -26,11 +26,7 @@ impl Write for Capture {
 }
 
 fn program(name: &str) -> &'static [u8] {
-    vmm::guest::tests::ALL
-        .iter()
-        .find(|p| p.0 == name)
-        .unwrap_or_else(|| panic!("no guest program {name}"))
-        .1
+    vmm::guest::tests::ALL.iter().find(|p| p.0 == name).unwrap_or_else(|| panic!("no guest program {name}")).1
 }
 
 fn on_emu(name: &str) -> String {
@@ -61,19 +57,7 @@ fn on_qemu(name: &str) -> String {
     let status = Command::new("timeout")
         .arg("60")
         .arg("qemu-system-i386")
-        .args([
-            "-accel",
-            "tcg",
-            "-m",
-            "16",
-            "-display",
-            "none",
-            "-monitor",
-            "none",
-            "-no-reboot",
-            "-nic",
-            "none",
-        ])
+        .args(["-accel", "tcg", "-m", "16", "-display", "none", "-monitor", "none", "-no-reboot", "-nic", "none"])
         .arg("-serial")
         .arg(format!("file:{}", serial.display()))
         .args(["-device", "isa-debug-exit,iobase=0xf4,iosize=4"])
@@ -81,16 +65,10 @@ fn on_qemu(name: &str) -> String {
         .arg(format!("file={},format=raw,snapshot=on", disk.display()))
         .status()
         .unwrap_or_else(|e| {
-            panic!(
-                "cannot run qemu-system-i386 ({e}): install qemu-system-x86 (scripts/deps does it)"
-            )
+            panic!("cannot run qemu-system-i386 ({e}): install qemu-system-x86 (scripts/deps does it)")
         });
     // isa-debug-exit: status = (value << 1) | 1.
-    assert_eq!(
-        status.code(),
-        Some(1),
-        "{name} on QEMU did not exit with status 0 through port 0xF4"
-    );
+    assert_eq!(status.code(), Some(1), "{name} on QEMU did not exit with status 0 through port 0xF4");
     let out = std::fs::read(&serial).unwrap_or_default();
     let _ = std::fs::remove_dir_all(&dir);
     String::from_utf8_lossy(&out).into_owned()

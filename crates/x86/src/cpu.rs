@@ -199,10 +199,7 @@ impl Cpu {
     /// Linear addresses of the last instructions started, oldest first.
     pub fn recent(&self) -> Vec<u64> {
         let n = self.icount as usize;
-        (0..RECENT)
-            .map(|i| self.recent[(n + i) % RECENT])
-            .filter(|&a| a != 0)
-            .collect()
+        (0..RECENT).map(|i| self.recent[(n + i) % RECENT]).filter(|&a| a != 0).collect()
     }
 
     /// Open or close the A20 gate (bit 20 of every physical address forced to 0 when closed).
@@ -245,10 +242,7 @@ impl Cpu {
         let mut out = String::new();
         let mut f = iced_x86::IntelFormatter::new();
         f.format(&ins, &mut out);
-        let bytes: Vec<String> = buf[..ins.len().max(1)]
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect();
+        let bytes: Vec<String> = buf[..ins.len().max(1)].iter().map(|b| format!("{b:02x}")).collect();
         format!("{:<24} {}", bytes.join(" "), out)
     }
 
@@ -260,11 +254,7 @@ impl Cpu {
         self.mode = if self.s.cr0 & cr0::PE == 0 {
             Mode::Real
         } else if self.s.efer & msr::EFER_LMA != 0 {
-            if cs.attr & attr::L != 0 {
-                Mode::Long64
-            } else {
-                Mode::Compat
-            }
+            if cs.attr & attr::L != 0 { Mode::Long64 } else { Mode::Compat }
         } else if self.s.rflags & flags::VM != 0 {
             Mode::Virtual8086
         } else {
@@ -281,11 +271,7 @@ impl Cpu {
             _ if cs.big() => 32,
             _ => 16,
         };
-        self.lin_mask = if self.mode == Mode::Long64 {
-            u64::MAX
-        } else {
-            0xFFFF_FFFF
-        };
+        self.lin_mask = if self.mode == Mode::Long64 { u64::MAX } else { 0xFFFF_FFFF };
         for i in 0..6 {
             self.refresh_segcheck(i);
         }
@@ -295,12 +281,7 @@ impl Cpu {
         let seg = self.s.seg[i];
         let a = seg.attr;
         let usable = a & attr::P != 0 && a & attr::S != 0;
-        let mut c = SegCheck {
-            lo: 0,
-            hi: seg.limit as u64,
-            read: usable,
-            write: usable,
-        };
+        let mut c = SegCheck { lo: 0, hi: seg.limit as u64, read: usable, write: usable };
         if matches!(self.mode, Mode::Real | Mode::Virtual8086) {
             // Real mode: no type checks; the cached limit still applies (unreal mode).
             c.read = true;
@@ -364,9 +345,7 @@ impl Cpu {
             } else if tf && !self.halted {
                 // Single-step trap after the instruction (SDM Vol. 3, 17.3.1.4).
                 self.s.dr[6] |= 1 << 14;
-                if let Some(exit) =
-                    self.deliver_or_shutdown(bus, vector::DB, None, Event::Exception)
-                {
+                if let Some(exit) = self.deliver_or_shutdown(bus, vector::DB, None, Event::Exception) {
                     return exit;
                 }
             }
@@ -540,33 +519,19 @@ impl Cpu {
                     let (c1, c2) = (Fault::class(cur.vector), Fault::class(f2.vector));
                     if c1 == FaultClass::DoubleFault {
                         self.halted = true;
-                        return Some(Exit::TripleFault {
-                            first,
-                            cs: self.s.seg[CS].selector,
-                            rip: self.cur_ip,
-                        });
+                        return Some(Exit::TripleFault { first, cs: self.s.seg[CS].selector, rip: self.cur_ip });
                     }
                     let double = (c1 == FaultClass::Contributory && c2 == FaultClass::Contributory)
                         || (c1 == FaultClass::PageFault
                             && matches!(c2, FaultClass::Contributory | FaultClass::PageFault));
-                    cur = if double {
-                        Fault::with_error(vector::DF, 0)
-                    } else {
-                        f2
-                    };
+                    cur = if double { Fault::with_error(vector::DF, 0) } else { f2 };
                 }
             }
         }
     }
 
     /// Deliver a trap after the instruction completed (RIP already at the next instruction).
-    fn deliver_or_shutdown(
-        &mut self,
-        bus: &mut dyn Bus,
-        v: u8,
-        error: Option<u32>,
-        ev: Event,
-    ) -> Option<Exit> {
+    fn deliver_or_shutdown(&mut self, bus: &mut dyn Bus, v: u8, error: Option<u32>, ev: Event) -> Option<Exit> {
         self.cur_ip = self.s.rip;
         self.saved_rsp = self.s.gpr[crate::state::RSP];
         match self.deliver(bus, v, error, ev) {
@@ -579,13 +544,7 @@ impl Cpu {
     }
 
     /// Deliver vector `v` through the IVT (real mode) or IDT; the return address is RIP.
-    pub(crate) fn deliver(
-        &mut self,
-        bus: &mut dyn Bus,
-        v: u8,
-        error: Option<u32>,
-        ev: Event,
-    ) -> Result<()> {
+    pub(crate) fn deliver(&mut self, bus: &mut dyn Bus, v: u8, error: Option<u32>, ev: Event) -> Result<()> {
         match self.mode {
             Mode::Real => self.deliver_real(bus, v),
             _ => crate::exec::system::deliver_protected(self, bus, v, error, ev),
@@ -628,41 +587,23 @@ impl Cpu {
     #[inline(always)]
     pub(crate) fn lin(&self, seg: usize, off: u64, size: u64, write: bool) -> Result<u64> {
         if self.mode == Mode::Long64 {
-            let base = if seg >= crate::state::FS {
-                self.s.seg[seg].base
-            } else {
-                0
-            };
+            let base = if seg >= crate::state::FS { self.s.seg[seg].base } else { 0 };
             let a = base.wrapping_add(off);
             if ((a as i64) << 16 >> 16) as u64 != a {
-                return Err(if seg == SS {
-                    Fault::ss0()
-                } else {
-                    Fault::gp0()
-                });
+                return Err(if seg == SS { Fault::ss0() } else { Fault::gp0() });
             }
             return Ok(a);
         }
         let c = &self.segc[seg];
         let ok = off >= c.lo && off + size - 1 <= c.hi && if write { c.write } else { c.read };
         if !ok {
-            return Err(if seg == SS {
-                Fault::ss0()
-            } else {
-                Fault::gp0()
-            });
+            return Err(if seg == SS { Fault::ss0() } else { Fault::gp0() });
         }
         Ok(self.s.seg[seg].base.wrapping_add(off) & 0xFFFF_FFFF)
     }
 
     #[inline(always)]
-    pub(crate) fn read_lin(
-        &mut self,
-        bus: &mut dyn Bus,
-        lin: u64,
-        size: u64,
-        user_override: bool,
-    ) -> Result<u64> {
+    pub(crate) fn read_lin(&mut self, bus: &mut dyn Bus, lin: u64, size: u64, user_override: bool) -> Result<u64> {
         let user = self.cpl == 3 && !user_override;
         if lin & !PAGE_MASK <= PAGE_MASK.wrapping_neg() - size {
             if let Some(p) = self.mmu.lookup(lin, Access::Read, user) {
@@ -683,29 +624,17 @@ impl Cpu {
         }
         // Crosses a page: translate both pages before reading anything.
         let p1 = self.mmu.translate(bus, lin, Access::Read, user)?;
-        let p2 = self
-            .mmu
-            .translate(bus, (lin + in_page) & self.lin_mask, Access::Read, user)?;
+        let p2 = self.mmu.translate(bus, (lin + in_page) & self.lin_mask, Access::Read, user)?;
         let mut v = 0;
         for i in 0..size {
-            let p = if i < in_page {
-                p1 + i
-            } else {
-                p2 + (i - in_page)
-            };
+            let p = if i < in_page { p1 + i } else { p2 + (i - in_page) };
             v |= self.mmu.phys_read(bus, p, 1) << (8 * i);
         }
         Ok(v)
     }
 
     #[inline(always)]
-    pub(crate) fn write_lin(
-        &mut self,
-        bus: &mut dyn Bus,
-        lin: u64,
-        size: u64,
-        v: u64,
-    ) -> Result<()> {
+    pub(crate) fn write_lin(&mut self, bus: &mut dyn Bus, lin: u64, size: u64, v: u64) -> Result<()> {
         let user = self.cpl == 3;
         if lin & !PAGE_MASK <= PAGE_MASK.wrapping_neg() - size {
             if let Some(p) = self.mmu.lookup(lin, Access::Write, user) {
@@ -719,29 +648,16 @@ impl Cpu {
     }
 
     #[cold]
-    fn write_lin_slow(
-        &mut self,
-        bus: &mut dyn Bus,
-        lin: u64,
-        size: u64,
-        v: u64,
-        user: bool,
-    ) -> Result<()> {
+    fn write_lin_slow(&mut self, bus: &mut dyn Bus, lin: u64, size: u64, v: u64, user: bool) -> Result<()> {
         let in_page = PAGE_MASK.wrapping_neg() - (lin & !PAGE_MASK);
         if size <= in_page {
             let phys = self.mmu.translate(bus, lin, Access::Write, user)?;
             self.mmu.phys_write(bus, phys, size as usize, v);
         } else {
             let p1 = self.mmu.translate(bus, lin, Access::Write, user)?;
-            let p2 =
-                self.mmu
-                    .translate(bus, (lin + in_page) & self.lin_mask, Access::Write, user)?;
+            let p2 = self.mmu.translate(bus, (lin + in_page) & self.lin_mask, Access::Write, user)?;
             for i in 0..size {
-                let p = if i < in_page {
-                    p1 + i
-                } else {
-                    p2 + (i - in_page)
-                };
+                let p = if i < in_page { p1 + i } else { p2 + (i - in_page) };
                 self.mmu.phys_write(bus, p, 1, v >> (8 * i));
             }
         }
@@ -753,46 +669,26 @@ impl Cpu {
 
     /// Read `size` bytes at `seg:off`.
     #[inline(always)]
-    pub(crate) fn read(
-        &mut self,
-        bus: &mut dyn Bus,
-        seg: usize,
-        off: u64,
-        size: u64,
-    ) -> Result<u64> {
+    pub(crate) fn read(&mut self, bus: &mut dyn Bus, seg: usize, off: u64, size: u64) -> Result<u64> {
         let lin = self.lin(seg, off, size, false)?;
         self.read_lin(bus, lin, size, false)
     }
 
     /// Write `size` bytes at `seg:off`.
     #[inline(always)]
-    pub(crate) fn write(
-        &mut self,
-        bus: &mut dyn Bus,
-        seg: usize,
-        off: u64,
-        size: u64,
-        v: u64,
-    ) -> Result<()> {
+    pub(crate) fn write(&mut self, bus: &mut dyn Bus, seg: usize, off: u64, size: u64, v: u64) -> Result<()> {
         let lin = self.lin(seg, off, size, true)?;
         self.write_lin(bus, lin, size, v)
     }
 
     /// Check that `size` bytes at `seg:off` can be written, without writing (for instructions
     /// that must fault before changing anything).
-    pub(crate) fn probe_write(
-        &mut self,
-        bus: &mut dyn Bus,
-        seg: usize,
-        off: u64,
-        size: u64,
-    ) -> Result<()> {
+    pub(crate) fn probe_write(&mut self, bus: &mut dyn Bus, seg: usize, off: u64, size: u64) -> Result<()> {
         let lin = self.lin(seg, off, size, true)?;
         let user = self.cpl == 3;
         self.mmu.translate(bus, lin, Access::Write, user)?;
         if size > 1 {
-            self.mmu
-                .translate(bus, (lin + size - 1) & self.lin_mask, Access::Write, user)?;
+            self.mmu.translate(bus, (lin + size - 1) & self.lin_mask, Access::Write, user)?;
         }
         Ok(())
     }

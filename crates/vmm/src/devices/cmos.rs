@@ -83,9 +83,7 @@ const TIME_BASE_HZ: i128 = 32_768;
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum CmosError {
-    #[error(
-        "CMOS index {0:#x} is a clock register, not NVRAM; program the clock through its ports"
-    )]
+    #[error("CMOS index {0:#x} is a clock register, not NVRAM; program the clock through its ports")]
     ClockRegister(u8),
     #[error("CMOS index {0:#x} is past the {CMOS_SIZE}-byte CMOS RAM")]
     OutOfRange(u8),
@@ -155,10 +153,7 @@ impl DateTime {
 
 /// The host's UTC time in nanoseconds since 1970 (0 if the host clock is before 1970).
 pub fn host_unix_ns() -> i128 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_nanos() as i128)
-        .unwrap_or(0)
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos() as i128).unwrap_or(0)
 }
 
 /// The RTC and its NVRAM.
@@ -178,17 +173,7 @@ pub struct Cmos {
 
 /// The registers that hold the running time (computed when read unless SET is on).
 fn is_time_register(i: u8) -> bool {
-    matches!(
-        i,
-        REG_SECONDS
-            | REG_MINUTES
-            | REG_HOURS
-            | REG_WEEKDAY
-            | REG_DAY
-            | REG_MONTH
-            | REG_YEAR
-            | REG_CENTURY
-    )
+    matches!(i, REG_SECONDS | REG_MINUTES | REG_HOURS | REG_WEEKDAY | REG_DAY | REG_MONTH | REG_YEAR | REG_CENTURY)
 }
 
 impl Cmos {
@@ -245,10 +230,7 @@ impl Cmos {
         if index < 0x0E || index == REG_CENTURY {
             return Err(CmosError::ClockRegister(index));
         }
-        let slot = self
-            .data
-            .get_mut(index as usize)
-            .ok_or(CmosError::OutOfRange(index))?;
+        let slot = self.data.get_mut(index as usize).ok_or(CmosError::OutOfRange(index))?;
         *slot = value;
         if (0x10..=0x2D).contains(&index) {
             self.update_checksum();
@@ -296,19 +278,11 @@ impl Cmos {
     }
 
     fn encode(&self, v: u32) -> u8 {
-        if self.binary() {
-            v as u8
-        } else {
-            to_bcd(v % 100) as u8
-        }
+        if self.binary() { v as u8 } else { to_bcd(v % 100) as u8 }
     }
 
     fn decode(&self, b: u8) -> u32 {
-        if self.binary() {
-            b as u32
-        } else {
-            from_bcd(b as u32)
-        }
+        if self.binary() { b as u32 } else { from_bcd(b as u32) }
     }
 
     fn encode_hour(&self, h: u32) -> u8 {
@@ -347,8 +321,7 @@ impl Cmos {
     /// outside 1-12 is clamped), so no register value can make this fail.
     fn registers_time(&self) -> DateTime {
         let d = &self.data;
-        let year = self.decode(d[REG_CENTURY as usize]) as i64 * 100
-            + self.decode(d[REG_YEAR as usize]) as i64;
+        let year = self.decode(d[REG_CENTURY as usize]) as i64 * 100 + self.decode(d[REG_YEAR as usize]) as i64;
         let t = DateTime {
             year,
             month: self.decode(d[REG_MONTH as usize]).clamp(1, 12),
@@ -364,16 +337,7 @@ impl Cmos {
     /// Copy the running time into the registers (SET goes on, or a time register is written).
     fn freeze(&mut self, now: u64) {
         let t = DateTime::from_unix(self.unix_ns_at(now).div_euclid(NS) as i64);
-        for i in [
-            REG_SECONDS,
-            REG_MINUTES,
-            REG_HOURS,
-            REG_WEEKDAY,
-            REG_DAY,
-            REG_MONTH,
-            REG_YEAR,
-            REG_CENTURY,
-        ] {
+        for i in [REG_SECONDS, REG_MINUTES, REG_HOURS, REG_WEEKDAY, REG_DAY, REG_MONTH, REG_YEAR, REG_CENTURY] {
             self.data[i as usize] = self.time_register(i, &t);
         }
     }
@@ -556,20 +520,12 @@ impl BusDevice for CmosPort {
     fn read(&mut self, offset: u64, data: &mut [u8]) {
         let mut c = lock(&self.0);
         // The index port is write-only on the MC146818; reads float.
-        read_bytes("cmos", 2, offset, data, |off| {
-            if off == 0 { 0xFF } else { c.read_data() }
-        });
+        read_bytes("cmos", 2, offset, data, |off| if off == 0 { 0xFF } else { c.read_data() });
     }
 
     fn write(&mut self, offset: u64, data: &[u8]) {
         let mut c = lock(&self.0);
-        write_bytes("cmos", 2, offset, data, |off, v| {
-            if off == 0 {
-                c.write_index(v)
-            } else {
-                c.write_data(v)
-            }
-        });
+        write_bytes("cmos", 2, offset, data, |off, v| if off == 0 { c.write_index(v) } else { c.write_data(v) });
     }
 }
 
@@ -613,17 +569,8 @@ mod tests {
         }
 
         fn time(&mut self) -> [u8; 8] {
-            [
-                REG_CENTURY,
-                REG_YEAR,
-                REG_MONTH,
-                REG_DAY,
-                REG_WEEKDAY,
-                REG_HOURS,
-                REG_MINUTES,
-                REG_SECONDS,
-            ]
-            .map(|r| self.read(r))
+            [REG_CENTURY, REG_YEAR, REG_MONTH, REG_DAY, REG_WEEKDAY, REG_HOURS, REG_MINUTES, REG_SECONDS]
+                .map(|r| self.read(r))
         }
 
         fn irq_high(&self) -> bool {
@@ -636,18 +583,9 @@ mod tests {
         assert_eq!(days_from_civil(1970, 1, 1), 0);
         assert_eq!(days_from_civil(2000, 3, 1), 11_017);
         assert_eq!(civil_from_days(11_016), (2000, 2, 29));
-        assert_eq!(
-            days_from_civil(2023, 2, 29),
-            days_from_civil(2023, 3, 1),
-            "day carries over"
-        );
+        assert_eq!(days_from_civil(2023, 2, 29), days_from_civil(2023, 3, 1), "day carries over");
         let t = DateTime::from_unix(LEAP_DAY);
-        assert_eq!(
-            (
-                t.year, t.month, t.day, t.hour, t.minute, t.second, t.weekday
-            ),
-            (2024, 2, 29, 13, 45, 30, 4)
-        );
+        assert_eq!((t.year, t.month, t.day, t.hour, t.minute, t.second, t.weekday), (2024, 2, 29, 13, 45, 30, 4));
         assert_eq!(t.to_unix(), LEAP_DAY);
         assert_eq!(DateTime::from_unix(-1).year, 1969);
     }
@@ -680,11 +618,9 @@ mod tests {
         r.write(REG_B, B_DM_BINARY);
         assert_eq!(r.read(REG_HOURS), 0x81, "1 PM in binary too");
         // Midnight and noon in 12-hour mode.
-        r.cmos
-            .set_unix_ns(days_from_civil(2024, 1, 1) as i128 * 86_400 * NS);
+        r.cmos.set_unix_ns(days_from_civil(2024, 1, 1) as i128 * 86_400 * NS);
         assert_eq!(r.read(REG_HOURS), 12);
-        r.cmos
-            .set_unix_ns((days_from_civil(2024, 1, 1) * 86_400 + 12 * 3600) as i128 * NS);
+        r.cmos.set_unix_ns((days_from_civil(2024, 1, 1) * 86_400 + 12 * 3600) as i128 * NS);
         assert_eq!(r.read(REG_HOURS), 0x80 | 12);
     }
 
@@ -703,12 +639,7 @@ mod tests {
     fn setting_the_time_through_the_set_bit() {
         let mut r = Rig::new(16 << 20, 0);
         r.write(REG_B, B_SET | B_24H);
-        for (reg, v) in [
-            (REG_CENTURY, 0x19),
-            (REG_YEAR, 0x99),
-            (REG_MONTH, 0x12),
-            (REG_DAY, 0x31),
-        ] {
+        for (reg, v) in [(REG_CENTURY, 0x19), (REG_YEAR, 0x99), (REG_MONTH, 0x12), (REG_DAY, 0x31)] {
             r.write(reg, v);
         }
         for (reg, v) in [(REG_HOURS, 0x23), (REG_MINUTES, 0x59), (REG_SECONDS, 0x58)] {
@@ -735,15 +666,7 @@ mod tests {
     fn garbage_in_the_time_registers_never_panics() {
         let mut r = Rig::new(16 << 20, 0);
         r.write(REG_B, B_SET);
-        for reg in [
-            REG_SECONDS,
-            REG_MINUTES,
-            REG_HOURS,
-            REG_DAY,
-            REG_MONTH,
-            REG_YEAR,
-            REG_CENTURY,
-        ] {
+        for reg in [REG_SECONDS, REG_MINUTES, REG_HOURS, REG_DAY, REG_MONTH, REG_YEAR, REG_CENTURY] {
             r.write(reg, 0xFF);
         }
         r.write(REG_B, 0);
@@ -778,11 +701,7 @@ mod tests {
         r.at_ms(1000);
         assert!(r.irq_high());
         assert_eq!(r.cmos.next_event_ns(), None, "already asserted");
-        assert_eq!(
-            r.read(REG_C),
-            C_IRQF | C_UF | C_PF,
-            "PF is set too, without PIE"
-        );
+        assert_eq!(r.read(REG_C), C_IRQF | C_UF | C_PF, "PF is set too, without PIE");
         assert!(!r.irq_high());
         assert_eq!(r.read(REG_C), 0, "cleared on read");
         r.at_ms(2000);
@@ -794,11 +713,7 @@ mod tests {
         let mut r = Rig::new(16 << 20, 0);
         r.at_ms(1500);
         assert!(!r.irq_high());
-        assert_eq!(
-            r.read(REG_C),
-            C_UF | C_PF,
-            "update and periodic (1024 Hz default) flags"
-        );
+        assert_eq!(r.read(REG_C), C_UF | C_PF, "update and periodic (1024 Hz default) flags");
         assert_eq!(r.cmos.next_event_ns(), None);
         // Enabling an interrupt whose flag is already set asserts IRQ 8 at once.
         r.at_ms(2500);
@@ -869,11 +784,7 @@ mod tests {
         let r = Rig::new(1 << 30, 0);
         let n = |i: u8| r.cmos.nvram(i).unwrap();
         assert_eq!((n(0x17), n(0x18)), (0xFF, 0xFF), "capped");
-        assert_eq!(
-            (n(0x34), n(0x35)),
-            (0x00, 0x3F),
-            "(1 GiB - 16 MiB) / 64 KiB = 0x3F00"
-        );
+        assert_eq!((n(0x34), n(0x35)), (0x00, 0x3F), "(1 GiB - 16 MiB) / 64 KiB = 0x3F00");
     }
 
     #[test]
@@ -881,33 +792,21 @@ mod tests {
         let r = Rig::new(3 << 30, 3 << 30);
         let n = |i: u8| r.cmos.nvram(i).unwrap();
         assert_eq!((n(0x34), n(0x35)), (0x00, 0xBF), "0xBF00");
-        assert_eq!(
-            (n(0x5B), n(0x5C), n(0x5D)),
-            (0x00, 0xC0, 0x00),
-            "3 GiB / 64 KiB = 0xC000"
-        );
+        assert_eq!((n(0x5B), n(0x5C), n(0x5D)), (0x00, 0xC0, 0x00), "3 GiB / 64 KiB = 0xC000");
     }
 
     #[test]
     fn checksum_covers_0x10_to_0x2d_and_follows_setters() {
         let mut r = Rig::new(16 << 20, 0);
-        let sum = |c: &Cmos| {
-            (0x10..=0x2D)
-                .map(|i| c.nvram(i).unwrap() as u16)
-                .sum::<u16>()
-        };
-        let stored =
-            |c: &Cmos| u16::from_be_bytes([c.nvram(0x2E).unwrap(), c.nvram(0x2F).unwrap()]);
+        let sum = |c: &Cmos| (0x10..=0x2D).map(|i| c.nvram(i).unwrap() as u16).sum::<u16>();
+        let stored = |c: &Cmos| u16::from_be_bytes([c.nvram(0x2E).unwrap(), c.nvram(0x2F).unwrap()]);
         assert_eq!(stored(&r.cmos), sum(&r.cmos));
         r.cmos.set_nvram(NVRAM_HARD_DISK, 0xF0).unwrap();
         assert_eq!(stored(&r.cmos), sum(&r.cmos));
         assert_eq!(r.read(NVRAM_HARD_DISK), 0xF0);
         assert_eq!(r.read(NVRAM_EQUIPMENT), 0x06);
         assert_eq!(r.read(NVRAM_FLOPPY), 0);
-        assert_eq!(
-            r.cmos.set_nvram(REG_B, 0),
-            Err(CmosError::ClockRegister(REG_B))
-        );
+        assert_eq!(r.cmos.set_nvram(REG_B, 0), Err(CmosError::ClockRegister(REG_B)));
         assert_eq!(r.cmos.set_nvram(0x80, 0), Err(CmosError::OutOfRange(0x80)));
     }
 

@@ -71,11 +71,7 @@ mod tests {
         assert_eq!(&*lock(&buf.0), b"hi\n");
         let mut d = [0u8; 2];
         port.read(0, &mut d);
-        assert_eq!(
-            d,
-            [0xE9, 0xFF],
-            "a 16-bit read reaches one byte of the port"
-        );
+        assert_eq!(d, [0xE9, 0xFF], "a 16-bit read reaches one byte of the port");
     }
 
     #[test]

@@ -32,8 +32,7 @@ impl BusDevice for ExitPort {
         }
         let mut v = [0u8; 4];
         v[..data.len()].copy_from_slice(data);
-        self.control
-            .request_stop(StopReason::Exit(u32::from_le_bytes(v)));
+        self.control.request_stop(StopReason::Exit(u32::from_le_bytes(v)));
     }
 }
 
@@ -43,12 +42,7 @@ mod tests {
 
     #[test]
     fn byte_word_and_dword_writes_request_exit_with_the_value() {
-        for (data, code) in [
-            (&[0x00][..], 0),
-            (&[0x2A], 42),
-            (&[0x34, 0x12], 0x1234),
-            (&[1, 2, 3, 4], 0x0403_0201),
-        ] {
+        for (data, code) in [(&[0x00][..], 0), (&[0x2A], 42), (&[0x34, 0x12], 0x1234), (&[1, 2, 3, 4], 0x0403_0201)] {
             let control = Arc::new(Control::new(true));
             let mut port = ExitPort::new(control.clone());
             assert_eq!(control.stop_requested(), None);

@@ -231,11 +231,7 @@ impl Keyboard {
 
     fn next_byte(&mut self) -> Option<u8> {
         // Responses go ahead of queued keys, but not inside a key's byte sequence.
-        let key = if self.mid_sequence || self.responses.is_empty() {
-            self.keys.pop_front()
-        } else {
-            None
-        };
+        let key = if self.mid_sequence || self.responses.is_empty() { self.keys.pop_front() } else { None };
         let b = match key {
             Some(k) => {
                 self.mid_sequence = matches!(k, 0xE0 | 0xE1 | 0xF0);
@@ -310,9 +306,7 @@ impl Mouse {
             0xE7 => self.scaling_2to1 = true,
             0xE8 | 0xF3 => self.expecting = Some(v),
             0xE9 => {
-                let status = (self.remote as u8) << 6
-                    | (self.reporting as u8) << 5
-                    | (self.scaling_2to1 as u8) << 4;
+                let status = (self.remote as u8) << 6 | (self.reporting as u8) << 5 | (self.scaling_2to1 as u8) << 4;
                 self.respond(&[ACK, status, self.resolution, self.sample_rate]);
                 return;
             }
@@ -602,10 +596,7 @@ pub struct I8042Port {
 impl I8042Port {
     /// The data port (0x60).
     pub fn data(dev: Arc<Mutex<I8042>>) -> Self {
-        I8042Port {
-            dev,
-            command: false,
-        }
+        I8042Port { dev, command: false }
     }
 
     /// The status/command port (0x64).
@@ -617,24 +608,12 @@ impl I8042Port {
 impl BusDevice for I8042Port {
     fn read(&mut self, offset: u64, data: &mut [u8]) {
         let mut k = lock(&self.dev);
-        read_bytes("i8042", 1, offset, data, |_| {
-            if self.command {
-                k.status()
-            } else {
-                k.read_data()
-            }
-        });
+        read_bytes("i8042", 1, offset, data, |_| if self.command { k.status() } else { k.read_data() });
     }
 
     fn write(&mut self, offset: u64, data: &[u8]) {
         let mut k = lock(&self.dev);
-        write_bytes("i8042", 1, offset, data, |_, v| {
-            if self.command {
-                k.write_command(v)
-            } else {
-                k.write_data(v)
-            }
-        });
+        write_bytes("i8042", 1, offset, data, |_, v| if self.command { k.write_command(v) } else { k.write_data(v) });
     }
 }
 
@@ -656,12 +635,7 @@ mod tests {
             let control = Arc::new(Control::new(true));
             let irq1 = Arc::new(TestIrq::default());
             let irq12 = Arc::new(TestIrq::default());
-            Rig {
-                k: I8042::new(control.clone(), irq1.clone(), irq12.clone()),
-                control,
-                irq1,
-                irq12,
-            }
+            Rig { k: I8042::new(control.clone(), irq1.clone(), irq12.clone()), control, irq1, irq12 }
         }
 
         /// Everything waiting in the output buffer, in order.
@@ -727,11 +701,7 @@ mod tests {
         r.k.read_data();
         assert!(!r.irq1.level.load(SeqCst));
         assert_eq!(r.k.status() & STATUS_OBF, 0);
-        assert_eq!(
-            r.k.read_data(),
-            0x55,
-            "an empty buffer reads the last byte again"
-        );
+        assert_eq!(r.k.read_data(), 0x55, "an empty buffer reads the last byte again");
     }
 
     #[test]
@@ -744,11 +714,7 @@ mod tests {
         r.k.write_command(0xAD);
         assert_eq!(r.k.command_byte() & CB_KBD_DISABLE, CB_KBD_DISABLE);
         r.k.push_scancodes(&[0x1C]);
-        assert_eq!(
-            r.k.status() & STATUS_OBF,
-            0,
-            "keyboard interface disabled: key waits"
-        );
+        assert_eq!(r.k.status() & STATUS_OBF, 0, "keyboard interface disabled: key waits");
         r.k.write_command(0xAE);
         assert_eq!(r.drain(), [0x1C]);
     }
@@ -763,10 +729,7 @@ mod tests {
         r.k.write_data(0xDF);
         r.k.write_command(0xFF);
         assert!(r.control.a20_enabled());
-        assert_eq!(
-            r.cmd_reply(0xD0)[0] & (OUT_A20 | OUT_RESET),
-            OUT_A20 | OUT_RESET
-        );
+        assert_eq!(r.cmd_reply(0xD0)[0] & (OUT_A20 | OUT_RESET), OUT_A20 | OUT_RESET);
         assert_eq!(r.control.stop_requested(), None);
         r.k.write_command(0xDD);
         assert!(!r.control.a20_enabled());
@@ -779,11 +742,7 @@ mod tests {
         let mut r = Rig::new();
         r.k.write_command(0xD0);
         let p = r.k.read_data();
-        assert_eq!(
-            p & (OUT_KBD_OBF | OUT_AUX_OBF),
-            0,
-            "the reply itself was read out"
-        );
+        assert_eq!(p & (OUT_KBD_OBF | OUT_AUX_OBF), 0, "the reply itself was read out");
         r.k.push_scancodes(&[0x1C]);
         r.k.write_command(0xD0);
         // The key was in the buffer first, so the reply follows it.
@@ -828,10 +787,7 @@ mod tests {
         assert_eq!(r.k.read_data(), 0x5A);
         r.k.write_command(0xD3);
         r.k.write_data(0xA5);
-        assert_eq!(
-            r.k.status() & (STATUS_OBF | STATUS_AUX_OBF),
-            STATUS_OBF | STATUS_AUX_OBF
-        );
+        assert_eq!(r.k.status() & (STATUS_OBF | STATUS_AUX_OBF), STATUS_OBF | STATUS_AUX_OBF);
         assert!(r.irq12.level.load(SeqCst));
         assert_eq!(r.k.read_data(), 0xA5);
         assert!(!r.irq12.level.load(SeqCst));
@@ -843,11 +799,7 @@ mod tests {
         r.k.push_scancodes(&[0x1C, 0xF0, 0x1C]);
         r.k.read_data();
         // F0 was already in the output buffer; the 1C behind it is gone.
-        assert_eq!(
-            r.kbd(&[0xFF]),
-            [0xF0, ACK, BAT_OK],
-            "reset clears queued keys"
-        );
+        assert_eq!(r.kbd(&[0xFF]), [0xF0, ACK, BAT_OK], "reset clears queued keys");
     }
 
     #[test]
@@ -919,9 +871,7 @@ mod tests {
         let mut r = Rig::new();
         r.k.set_command_byte(0x61);
         // 'a' make/break, then Enter, then right Ctrl (E0 14 / E0 F0 14).
-        r.k.push_scancodes(&[
-            0x1C, 0xF0, 0x1C, 0x5A, 0xF0, 0x5A, 0xE0, 0x14, 0xE0, 0xF0, 0x14,
-        ]);
+        r.k.push_scancodes(&[0x1C, 0xF0, 0x1C, 0x5A, 0xF0, 0x5A, 0xE0, 0x14, 0xE0, 0xF0, 0x14]);
         assert_eq!(r.drain(), [0x1E, 0x9E, 0x1C, 0x9C, 0xE0, 0x1D, 0xE0, 0x9D]);
     }
 
@@ -953,11 +903,7 @@ mod tests {
         r.k.push_scancodes(&[0x1C, 0xF0, 0x1C]);
         assert_eq!(r.k.read_data(), 0x1C);
         r.k.write_data(0xED); // the buffer now holds F0 already; the ACK follows it
-        assert_eq!(
-            r.drain(),
-            [0xF0, 0x1C, ACK],
-            "no response between F0 and its code"
-        );
+        assert_eq!(r.drain(), [0xF0, 0x1C, ACK], "no response between F0 and its code");
         // Between keys a response goes first (the byte already in the buffer stays).
         r.k.push_scancodes(&[0x1C, 0x32, 0x21]);
         r.k.write_data(0xEE);
@@ -988,10 +934,7 @@ mod tests {
         assert_eq!(aux(&mut r, 0xEE), [ACK]);
         assert_eq!(aux(&mut r, 0x55), [0x55], "wrap mode echoes");
         assert_eq!(aux(&mut r, 0xEC), [ACK]);
-        assert!(
-            r.irq1.edges.load(SeqCst) == 0,
-            "mouse bytes never raise IRQ 1"
-        );
+        assert!(r.irq1.edges.load(SeqCst) == 0, "mouse bytes never raise IRQ 1");
     }
 
     #[test]

@@ -53,18 +53,9 @@ pub(crate) use dev_debug;
 /// On the ISA bus a 16- or 32-bit access to an 8-bit device is split into byte accesses at
 /// consecutive ports (the chipset's bus sizing), so `in ax, dx` on port P reads P and P+1.
 /// Bytes that fall past the device's own range read as 0xFF (an undriven bus).
-pub(crate) fn read_bytes(
-    name: &str,
-    len: u64,
-    offset: u64,
-    data: &mut [u8],
-    mut read: impl FnMut(u64) -> u8,
-) {
+pub(crate) fn read_bytes(name: &str, len: u64, offset: u64, data: &mut [u8], mut read: impl FnMut(u64) -> u8) {
     if data.len() != 1 {
-        dev_debug!(
-            "{name}: {}-byte read at offset {offset:#x}, split into bytes",
-            data.len()
-        );
+        dev_debug!("{name}: {}-byte read at offset {offset:#x}, split into bytes", data.len());
     }
     for (i, b) in data.iter_mut().enumerate() {
         let off = offset.wrapping_add(i as u64);
@@ -74,18 +65,9 @@ pub(crate) fn read_bytes(
 
 /// Serve a write of `data` at `offset` to an 8-bit device of `len` ports (see [`read_bytes`]).
 /// Bytes past the device's range are dropped.
-pub(crate) fn write_bytes(
-    name: &str,
-    len: u64,
-    offset: u64,
-    data: &[u8],
-    mut write: impl FnMut(u64, u8),
-) {
+pub(crate) fn write_bytes(name: &str, len: u64, offset: u64, data: &[u8], mut write: impl FnMut(u64, u8)) {
     if data.len() != 1 {
-        dev_debug!(
-            "{name}: {}-byte write at offset {offset:#x}, split into bytes",
-            data.len()
-        );
+        dev_debug!("{name}: {}-byte write at offset {offset:#x}, split into bytes", data.len());
     }
     for (i, &b) in data.iter().enumerate() {
         let off = offset.wrapping_add(i as u64);
@@ -141,17 +123,11 @@ impl Wakeup {
         let g = lock(&self.generation);
         match timeout {
             None => {
-                let g = self
-                    .cv
-                    .wait_while(g, |g| *g == token)
-                    .unwrap_or_else(|p| p.into_inner());
+                let g = self.cv.wait_while(g, |g| *g == token).unwrap_or_else(|p| p.into_inner());
                 *g != token
             }
             Some(t) => {
-                let (g, _) = self
-                    .cv
-                    .wait_timeout_while(g, t, |g| *g == token)
-                    .unwrap_or_else(|p| p.into_inner());
+                let (g, _) = self.cv.wait_timeout_while(g, t, |g| *g == token).unwrap_or_else(|p| p.into_inner());
                 *g != token
             }
         }

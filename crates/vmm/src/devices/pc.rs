@@ -1,7 +1,7 @@
-//! The legacy PC device set with ondol's own interrupt controller and timers, as the `emu`
-//! backend uses it: every core built, its interrupt lines wired to the i8259 pair, and every
-//! port range mapped on a port bus. A `kvm` machine with the in-kernel irqchip and PIT builds
-//! the devices it needs one by one instead (see each module).
+//! The legacy PC device set: every core built, its interrupt lines wired, and every port range
+//! mapped on a port bus. With [`Interrupts::Emulated`] (the `emu` backend) ondol's own i8259
+//! pair and i8254 are part of it; with [`Interrupts::External`] (`kvm`'s in-kernel irqchip and
+//! PIT) they are left out and the other devices' lines go where the closure says.
 
 use std::io::Write;
 use std::sync::{Arc, Mutex};
@@ -21,8 +21,19 @@ use crate::clock::Clock;
 use crate::irq::Irq;
 use crate::layout::*;
 
+/// Where device interrupt lines go.
+#[derive(Clone)]
+pub enum Interrupts {
+    /// To ondol's own PIC pair (which the CPU polls); the PIT is ondol's too.
+    Emulated,
+    /// To an interrupt controller outside ondol (KVM's in-kernel irqchip, which also has the
+    /// PIT): the closure gives the line for an ISA IRQ number.
+    External(Arc<dyn Fn(u32) -> Irq + Send + Sync>),
+}
+
 /// What [`PcDevices::new`] needs from the machine.
 pub struct PcDevicesConfig {
+    pub interrupts: Interrupts,
     pub clock: Clock,
     pub control: Arc<Control>,
     /// Where COM1's transmitted bytes go (the terminal).
@@ -37,8 +48,10 @@ pub struct PcDevicesConfig {
 /// Every legacy device core, shared with the bus adapters [`PcDevices::map_ports`] creates.
 pub struct PcDevices {
     pub control: Arc<Control>,
-    pub pic: Arc<Mutex<Pic>>,
-    pub pit: Arc<Mutex<Pit>>,
+    /// ondol's PICs; None with external interrupts.
+    pub pic: Option<Arc<Mutex<Pic>>>,
+    /// ondol's PIT; None with external interrupts.
+    pub pit: Option<Arc<Mutex<Pit>>>,
     pub cmos: Arc<Mutex<Cmos>>,
     pub serial: Arc<Mutex<Serial>>,
     pub i8042: Arc<Mutex<I8042>>,
@@ -48,23 +61,20 @@ pub struct PcDevices {
 
 impl PcDevices {
     pub fn new(cfg: PcDevicesConfig) -> Self {
-        let pic = Arc::new(Mutex::new(Pic::new()));
+        let pic = matches!(cfg.interrupts, Interrupts::Emulated).then(|| Arc::new(Mutex::new(Pic::new())));
         let wakeup = cfg.control.wakeup().clone();
-        let irq = |line: u32| -> Irq { Arc::new(PicIrq::new(pic.clone(), line, wakeup.clone())) };
+        let irq = |line: u32| -> Irq {
+            match (&cfg.interrupts, &pic) {
+                (Interrupts::External(f), _) => f(line),
+                (Interrupts::Emulated, Some(p)) => Arc::new(PicIrq::new(p.clone(), line, wakeup.clone())),
+                (Interrupts::Emulated, None) => unreachable!("an emulated PIC is always built"),
+            }
+        };
         PcDevices {
-            pit: Arc::new(Mutex::new(Pit::new(cfg.clock.clone(), irq(IRQ_PIT)))),
-            cmos: Arc::new(Mutex::new(Cmos::new(
-                cfg.clock.clone(),
-                irq(IRQ_RTC),
-                cfg.ram_below_4g,
-                cfg.ram_above_4g,
-            ))),
+            pit: pic.as_ref().map(|_| Arc::new(Mutex::new(Pit::new(cfg.clock.clone(), irq(IRQ_PIT))))),
+            cmos: Arc::new(Mutex::new(Cmos::new(cfg.clock.clone(), irq(IRQ_RTC), cfg.ram_below_4g, cfg.ram_above_4g))),
             serial: Arc::new(Mutex::new(Serial::new(irq(IRQ_COM1), cfg.serial_out))),
-            i8042: Arc::new(Mutex::new(I8042::new(
-                cfg.control.clone(),
-                irq(IRQ_KEYBOARD),
-                irq(IRQ_MOUSE),
-            ))),
+            i8042: Arc::new(Mutex::new(I8042::new(cfg.control.clone(), irq(IRQ_KEYBOARD), irq(IRQ_MOUSE)))),
             post: Arc::new(Mutex::new(Post::new(cfg.clock))),
             debugcon: Arc::new(Mutex::new(DebugCon::new(cfg.debugcon_out))),
             control: cfg.control,
@@ -77,67 +87,28 @@ impl PcDevices {
         fn dev(d: impl crate::bus::BusDevice + 'static) -> SharedDevice {
             Arc::new(Mutex::new(d))
         }
-        vec![
-            (
-                PORT_PIC_MASTER,
-                2,
-                "pic-master",
-                dev(PicPort::new(self.pic.clone(), PicChip::Master)),
-            ),
-            (
-                PORT_PIC_SLAVE,
-                2,
-                "pic-slave",
-                dev(PicPort::new(self.pic.clone(), PicChip::Slave)),
-            ),
-            (PORT_ELCR, 2, "elcr", dev(ElcrPort::new(self.pic.clone()))),
-            (PORT_PIT, 4, "pit", dev(PitPort(self.pit.clone()))),
-            (
-                PORT_SYSTEM_B,
-                1,
-                "system-port-b",
-                dev(PortB(self.pit.clone())),
-            ),
-            (
-                PORT_I8042_DATA,
-                1,
-                "i8042-data",
-                dev(I8042Port::data(self.i8042.clone())),
-            ),
-            (
-                PORT_I8042_CMD,
-                1,
-                "i8042-cmd",
-                dev(I8042Port::command(self.i8042.clone())),
-            ),
+        let mut v = Vec::new();
+        if let Some(pic) = &self.pic {
+            v.push((PORT_PIC_MASTER, 2, "pic-master", dev(PicPort::new(pic.clone(), PicChip::Master))));
+            v.push((PORT_PIC_SLAVE, 2, "pic-slave", dev(PicPort::new(pic.clone(), PicChip::Slave))));
+            v.push((PORT_ELCR, 2, "elcr", dev(ElcrPort::new(pic.clone()))));
+        }
+        if let Some(pit) = &self.pit {
+            v.push((PORT_PIT, 4, "pit", dev(PitPort(pit.clone()))));
+            v.push((PORT_SYSTEM_B, 1, "system-port-b", dev(PortB(pit.clone()))));
+        }
+        v.extend([
+            (PORT_I8042_DATA, 1, "i8042-data", dev(I8042Port::data(self.i8042.clone()))),
+            (PORT_I8042_CMD, 1, "i8042-cmd", dev(I8042Port::command(self.i8042.clone()))),
             (PORT_CMOS, 2, "cmos", dev(CmosPort(self.cmos.clone()))),
             (PORT_POST, 1, "post", dev(PostPort(self.post.clone()))),
-            (
-                PORT_SYSTEM_A,
-                1,
-                "system-port-a",
-                dev(SystemControlA::new(self.control.clone())),
-            ),
+            (PORT_SYSTEM_A, 1, "system-port-a", dev(SystemControlA::new(self.control.clone()))),
             (PORT_FPU, 2, "fpu", dev(FpuPort)),
-            (
-                PORT_EXIT,
-                1,
-                "exit",
-                dev(ExitPort::new(self.control.clone())),
-            ),
-            (
-                PORT_DEBUGCON,
-                1,
-                "debugcon",
-                dev(DebugConPort(self.debugcon.clone())),
-            ),
-            (
-                PORT_COM1,
-                UART_PORTS,
-                "com1",
-                dev(SerialPort(self.serial.clone())),
-            ),
-        ]
+            (PORT_EXIT, 1, "exit", dev(ExitPort::new(self.control.clone()))),
+            (PORT_DEBUGCON, 1, "debugcon", dev(DebugConPort(self.debugcon.clone()))),
+            (PORT_COM1, UART_PORTS, "com1", dev(SerialPort(self.serial.clone()))),
+        ]);
+        v
     }
 
     /// Map every device on the port bus.
@@ -151,13 +122,15 @@ impl PcDevices {
     /// Raise the timer interrupts due by `now_ns` (PIT and RTC). Call it from the vCPU loop
     /// at least when guest time passes [`PcDevices::next_event_ns`].
     pub fn poll(&self, now_ns: u64) {
-        lock(&self.pit).poll(now_ns);
+        if let Some(pit) = &self.pit {
+            lock(pit).poll(now_ns);
+        }
         lock(&self.cmos).poll(now_ns);
     }
 
     /// Guest time of the next timer interrupt, if any (a halted vCPU may sleep until then).
     pub fn next_event_ns(&self) -> Option<u64> {
-        let pit = lock(&self.pit).next_event_ns();
+        let pit = self.pit.as_ref().and_then(|p| lock(p).next_event_ns());
         let rtc = lock(&self.cmos).next_event_ns();
         match (pit, rtc) {
             (Some(a), Some(b)) => Some(a.min(b)),
@@ -176,6 +149,7 @@ mod tests {
     fn machine() -> (PcDevices, Bus, Clock) {
         let clock = Clock::virtual_clock(Arc::new(AtomicU64::new(0)));
         let devs = PcDevices::new(PcDevicesConfig {
+            interrupts: Interrupts::Emulated,
             clock: clock.clone(),
             control: Arc::new(Control::new(true)),
             serial_out: Box::new(std::io::sink()),
@@ -221,7 +195,7 @@ mod tests {
         let next = devs.next_event_ns().unwrap();
         clock.skip_to(next);
         devs.poll(clock.now_ns());
-        assert_eq!(lock(&devs.pic).acknowledge(), Some(0x08));
+        assert_eq!(lock(devs.pic.as_ref().unwrap()).acknowledge(), Some(0x08));
         out(&bus, PORT_PIC_MASTER, 0x20);
         // RTC update-ended interrupt.
         out(&bus, PORT_CMOS, 0x0B);
@@ -235,7 +209,7 @@ mod tests {
         let mut vectors = Vec::new();
         loop {
             // (Not `while let`: its guard would live through the body, which locks again.)
-            let Some(v) = lock(&devs.pic).acknowledge() else {
+            let Some(v) = lock(devs.pic.as_ref().unwrap()).acknowledge() else {
                 break;
             };
             vectors.push(v);
@@ -255,10 +229,10 @@ mod tests {
         }
         out(&bus, PORT_COM1 + 1, 0x01);
         assert_eq!(lock(&devs.serial).enqueue_input(b"x"), 1);
-        assert_eq!(lock(&devs.pic).acknowledge(), Some(0x0C));
+        assert_eq!(lock(devs.pic.as_ref().unwrap()).acknowledge(), Some(0x0C));
         assert_eq!(inb(&bus, PORT_COM1), b'x');
         lock(&devs.i8042).push_scancodes(&[0x1C]);
-        assert_eq!(lock(&devs.pic).acknowledge(), Some(0x09));
+        assert_eq!(lock(devs.pic.as_ref().unwrap()).acknowledge(), Some(0x09));
         assert_eq!(inb(&bus, PORT_I8042_DATA), 0x1C);
     }
 
@@ -267,11 +241,7 @@ mod tests {
         // grub-core/kern/i386/tsc_pit.c: gate off, counter 2 mode 0 with 0xFFFF... then
         // spin on port 0x61 bit 5 while the guest's clock runs.
         let (_devs, bus, clock) = machine();
-        out(
-            &bus,
-            PORT_SYSTEM_B,
-            (inb(&bus, PORT_SYSTEM_B) & !0x02) | 0x01,
-        );
+        out(&bus, PORT_SYSTEM_B, (inb(&bus, PORT_SYSTEM_B) & !0x02) | 0x01);
         out(&bus, PORT_PIT + 3, 0xB0);
         out(&bus, PORT_PIT + 2, 0xFF);
         out(&bus, PORT_PIT + 2, 0xFF);
@@ -316,7 +286,7 @@ mod tests {
                 if let Some(next) = devs.next_event_ns() {
                     assert!(next > 0);
                 }
-                let _ = lock(&devs.pic).acknowledge();
+                let _ = lock(devs.pic.as_ref().unwrap()).acknowledge();
                 lock(&devs.serial).enqueue_input(&[rnd() as u8]);
                 lock(&devs.i8042).push_scancodes(&[rnd() as u8, 0xF0]);
                 let _ = devs.control.take_stop();
@@ -325,5 +295,45 @@ mod tests {
         // Still answers sanely afterwards.
         out(&bus, PORT_CMOS, 0x0D);
         assert_eq!(inb(&bus, PORT_CMOS + 1), 0x80);
+    }
+}
+
+#[cfg(test)]
+mod external_tests {
+    use super::*;
+    use crate::irq::TestIrq;
+    use std::sync::atomic::{AtomicU64, Ordering};
+
+    /// With an external irqchip the PIC, ELCR, PIT and port 61h are left to it, and the other
+    /// devices raise their lines through the closure.
+    #[test]
+    fn external_interrupts_leave_out_pic_and_pit_and_route_lines() {
+        let lines: Arc<Mutex<Vec<(u32, Arc<TestIrq>)>>> = Arc::default();
+        let l2 = lines.clone();
+        let devs = PcDevices::new(PcDevicesConfig {
+            interrupts: Interrupts::External(Arc::new(move |n| {
+                let t = Arc::new(TestIrq::default());
+                lock(&l2).push((n, t.clone()));
+                t as Irq
+            })),
+            clock: Clock::virtual_clock(Arc::new(AtomicU64::new(0))),
+            control: Arc::new(Control::new(true)),
+            serial_out: Box::new(std::io::sink()),
+            debugcon_out: Box::new(std::io::sink()),
+            ram_below_4g: 64 << 20,
+            ram_above_4g: 0,
+        });
+        assert!(devs.pic.is_none() && devs.pit.is_none());
+        let names: Vec<&str> = devs.port_ranges().iter().map(|r| r.2).collect();
+        for absent in ["pic-master", "pic-slave", "elcr", "pit", "system-port-b"] {
+            assert!(!names.contains(&absent), "{absent} mapped with an external irqchip");
+        }
+        let mut bus = Bus::new();
+        devs.map_ports(&mut bus).unwrap();
+        bus.write(PORT_COM1 as u64 + 1, &[0x01]);
+        bus.write(PORT_COM1 as u64 + 4, &[0x08]);
+        assert_eq!(lock(&devs.serial).enqueue_input(b"k"), 1);
+        let com1 = lock(&lines).iter().find(|(n, _)| *n == IRQ_COM1).map(|l| l.1.clone()).unwrap();
+        assert!(com1.edges.load(Ordering::SeqCst) >= 1, "COM1 input raised no edge on IRQ 4");
     }
 }

@@ -66,9 +66,7 @@ impl Chip {
 
     /// Priority (0 = highest) of the highest-priority bit set in `mask`, or 8 if none.
     fn priority(&self, mask: u8) -> u8 {
-        (0..8)
-            .find(|p| mask & (1 << ((p + self.priority_add) & 7)) != 0)
-            .unwrap_or(8)
+        (0..8).find(|p| mask & (1 << ((p + self.priority_add) & 7)) != 0).unwrap_or(8)
     }
 
     /// The input this chip wants to interrupt with, if any: the highest-priority unmasked
@@ -132,11 +130,7 @@ impl Chip {
     fn icw1(&mut self, v: u8) {
         let elcr = self.elcr;
         let inputs = self.inputs;
-        *self = Chip {
-            elcr,
-            inputs,
-            ..Chip::default()
-        };
+        *self = Chip { elcr, inputs, ..Chip::default() };
         // Edge detection restarts: a line that is high now needs a new rising edge, except
         // for level-triggered lines whose request simply follows the input.
         self.ltim = v & 0x08 != 0;
@@ -240,10 +234,7 @@ impl Default for Pic {
 impl Pic {
     /// Both chips as at power-on: uninitialized, vector base 0, nothing masked, all edge.
     pub fn new() -> Self {
-        Pic {
-            chips: [Chip::default(), Chip::default()],
-            intr: Arc::new(AtomicBool::new(false)),
-        }
+        Pic { chips: [Chip::default(), Chip::default()], intr: Arc::new(AtomicBool::new(false)) }
     }
 
     /// Drive ISA interrupt line `line` (0-15); other lines are ignored. The master's IR2 is
@@ -432,33 +423,28 @@ pub struct PicPort {
 impl PicPort {
     /// Map at [`crate::layout::PORT_PIC_MASTER`] or [`crate::layout::PORT_PIC_SLAVE`], 2 ports.
     pub fn new(pic: Arc<Mutex<Pic>>, chip: PicChip) -> Self {
-        PicPort {
-            pic,
-            slave: chip == PicChip::Slave,
-        }
+        PicPort { pic, slave: chip == PicChip::Slave }
     }
 }
 
 impl BusDevice for PicPort {
     fn read(&mut self, offset: u64, data: &mut [u8]) {
         let mut p = lock(&self.pic);
-        read_bytes("pic", 2, offset, data, |off| {
-            if off == 0 {
-                p.read_command(self.slave)
-            } else {
-                p.read_data(self.slave)
-            }
-        });
+        read_bytes(
+            "pic",
+            2,
+            offset,
+            data,
+            |off| {
+                if off == 0 { p.read_command(self.slave) } else { p.read_data(self.slave) }
+            },
+        );
     }
 
     fn write(&mut self, offset: u64, data: &[u8]) {
         let mut p = lock(&self.pic);
         write_bytes("pic", 2, offset, data, |off, v| {
-            if off == 0 {
-                p.write_command(self.slave, v)
-            } else {
-                p.write_data(self.slave, v)
-            }
+            if off == 0 { p.write_command(self.slave, v) } else { p.write_data(self.slave, v) }
         });
     }
 }
@@ -489,9 +475,7 @@ impl BusDevice for ElcrPort {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::layout::{
-        IRQ_COM1, IRQ_KEYBOARD, IRQ_PIT, IRQ_RTC, PIC_MASTER_VECTOR, PIC_SLAVE_VECTOR,
-    };
+    use crate::layout::{IRQ_COM1, IRQ_KEYBOARD, IRQ_PIT, IRQ_RTC, PIC_MASTER_VECTOR, PIC_SLAVE_VECTOR};
 
     /// The initialization SeaBIOS and Linux run (ICW1=0x11, ICW2 = 0x08/0x70 on a BIOS or
     /// 0x30/0x38 under Linux, ICW3 = 4/2, ICW4 = 1), then unmask `master_mask`/`slave_mask`.
@@ -720,11 +704,7 @@ mod tests {
         // Master IR2 was latched on the edge, so INTR stays up and the slave answers IR7.
         assert_eq!(p.acknowledge(), Some(0x77));
         assert_eq!(p.registers(true).1, 0, "slave sets no ISR bit");
-        assert_eq!(
-            p.registers(false).1,
-            0x04,
-            "master IR2 is in service and needs an EOI"
-        );
+        assert_eq!(p.registers(false).1, 0x04, "master IR2 is in service and needs an EOI");
     }
 
     #[test]
@@ -786,11 +766,7 @@ mod tests {
         assert_eq!(p.registers(false).1, 0x20);
         p.write_command(false, 0x0C);
         assert_eq!(p.read_data(false), 0x00, "nothing left to poll");
-        assert_eq!(
-            p.read_data(false),
-            0x00,
-            "poll mode ends after one read: IMR"
-        );
+        assert_eq!(p.read_data(false), 0x00, "poll mode ends after one read: IMR");
     }
 
     #[test]
@@ -800,10 +776,7 @@ mod tests {
         assert_eq!(p.acknowledge(), Some(0x0B));
         p.write_data(false, 0x08); // mask IRQ3 (in service)
         pulse(&mut p, 5);
-        assert!(
-            !p.interrupt_pending(),
-            "fully nested: IRQ5 waits for IRQ3's EOI"
-        );
+        assert!(!p.interrupt_pending(), "fully nested: IRQ5 waits for IRQ3's EOI");
         p.write_command(false, 0x68); // set special mask mode
         assert_eq!(p.acknowledge(), Some(0x0D));
         p.write_command(false, 0x48); // reset special mask mode
@@ -822,11 +795,7 @@ mod tests {
         pulse(&mut p, 12);
         assert_eq!(p.acknowledge(), Some(0x74));
         pulse(&mut p, 9);
-        assert_eq!(
-            p.acknowledge(),
-            Some(0x71),
-            "IRQ9 nests over IRQ12 through IR2 in service"
-        );
+        assert_eq!(p.acknowledge(), Some(0x71), "IRQ9 nests over IRQ12 through IR2 in service");
     }
 
     #[test]
@@ -837,10 +806,7 @@ mod tests {
         p.acknowledge();
         p.write_command(false, 0x11);
         assert_eq!(p.registers(false), (0, 0, 0));
-        assert!(
-            !p.interrupt_pending(),
-            "uninitialized chip raises nothing yet"
-        );
+        assert!(!p.interrupt_pending(), "uninitialized chip raises nothing yet");
     }
 
     #[test]

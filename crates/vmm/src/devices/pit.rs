@@ -66,11 +66,7 @@ enum Run {
     WaitGate { ce: u32 },
     /// Modes 2 and 3: period `n` ticks since `start`; `next` is a count written meanwhile,
     /// loaded at the given tick (the end of the current cycle).
-    Periodic {
-        start: u64,
-        n: u32,
-        next: Option<(u64, u32)>,
-    },
+    Periodic { start: u64, n: u32, next: Option<(u64, u32)> },
 }
 
 #[derive(Clone, Debug)]
@@ -126,27 +122,15 @@ impl Counter {
     /// The initial count N the count register stands for (0 is the largest count).
     fn initial_count(&self) -> u32 {
         let m = self.modulus();
-        let v = if self.bcd {
-            from_bcd(self.cr as u32)
-        } else {
-            self.cr as u32
-        };
+        let v = if self.bcd { from_bcd(self.cr as u32) } else { self.cr as u32 };
         if v == 0 { m } else { v.min(m) }
     }
 
     /// Apply a count written for the next cycle once its time has come.
     fn sync(&mut self, t: u64) {
-        if let Run::Periodic {
-            next: Some((at, n)),
-            ..
-        } = self.run
-        {
+        if let Run::Periodic { next: Some((at, n)), .. } = self.run {
             if t >= at {
-                self.run = Run::Periodic {
-                    start: at,
-                    n,
-                    next: None,
-                };
+                self.run = Run::Periodic { start: at, n, next: None };
                 self.null_count = false;
             }
         }
@@ -201,11 +185,7 @@ impl Counter {
             Run::Periodic { start, n, .. } => {
                 let n = n as u64;
                 let p = t.saturating_sub(start) % n;
-                if self.mode == 3 {
-                    p < n.div_ceil(2)
-                } else {
-                    p + 1 != n
-                }
+                if self.mode == 3 { p < n.div_ceil(2) } else { p + 1 != n }
             }
         }
     }
@@ -222,11 +202,7 @@ impl Counter {
             Some(start + k * n)
         }
         match self.run {
-            Run::OneShot {
-                start,
-                ce0,
-                fired: false,
-            } => {
+            Run::OneShot { start, ce0, fired: false } => {
                 let at = match self.mode {
                     0 | 1 => start + ce0 as u64,
                     _ => start + ce0 as u64 + 1,
@@ -251,11 +227,7 @@ impl Counter {
 
     /// The count as the CPU reads it: binary, or four BCD digits.
     fn format(&self, ce: u32) -> u16 {
-        if self.bcd {
-            to_bcd(ce % 10_000) as u16
-        } else {
-            ce as u16
-        }
+        if self.bcd { to_bcd(ce % 10_000) as u16 } else { ce as u16 }
     }
 
     fn status_byte(&self, t: u64) -> u8 {
@@ -278,10 +250,7 @@ impl Counter {
         };
         // "When a Control Word is written to a Counter, all Control Logic is immediately
         // reset and OUT goes to a known initial state": low in mode 0, high otherwise.
-        self.run = Run::Idle {
-            ce: ce % self.modulus(),
-            out: self.mode != 0,
-        };
+        self.run = Run::Idle { ce: ce % self.modulus(), out: self.mode != 0 };
         self.has_count = false;
         self.null_count = true;
         self.write_msb_next = false;
@@ -315,10 +284,7 @@ impl Counter {
                     if self.mode == 0 {
                         // Mode 0: "writing the first byte disables counting; OUT is set low
                         // immediately".
-                        self.run = Run::Idle {
-                            ce: self.ce(t),
-                            out: false,
-                        };
+                        self.run = Run::Idle { ce: self.ce(t), out: false };
                     }
                     return;
                 }
@@ -338,16 +304,9 @@ impl Counter {
             0 | 4 => {
                 self.null_count = false;
                 self.run = if self.gate {
-                    Run::OneShot {
-                        start: t,
-                        ce0: n,
-                        fired: false,
-                    }
+                    Run::OneShot { start: t, ce0: n, fired: false }
                 } else {
-                    Run::Paused {
-                        ce: n % self.modulus(),
-                        fired: false,
-                    }
+                    Run::Paused { ce: n % self.modulus(), fired: false }
                 };
             }
             1 | 5 => {
@@ -357,28 +316,16 @@ impl Counter {
                 }
             }
             _ => match self.run {
-                Run::Periodic {
-                    start,
-                    n: cur,
-                    next,
-                } => {
+                Run::Periodic { start, n: cur, next } => {
                     let at = match next {
                         Some((at, _)) => at,
                         None => start + (t.saturating_sub(start) / cur as u64 + 1) * cur as u64,
                     };
-                    self.run = Run::Periodic {
-                        start,
-                        n: cur,
-                        next: Some((at, n)),
-                    };
+                    self.run = Run::Periodic { start, n: cur, next: Some((at, n)) };
                 }
                 _ if self.gate => {
                     self.null_count = false;
-                    self.run = Run::Periodic {
-                        start: t,
-                        n,
-                        next: None,
-                    };
+                    self.run = Run::Periodic { start: t, n, next: None };
                 }
                 Run::Idle { ce, .. } => self.run = Run::WaitGate { ce },
                 _ => {}
@@ -401,11 +348,7 @@ impl Counter {
             Access::Word => {
                 let msb = self.read_msb_next;
                 self.read_msb_next = !msb;
-                if msb {
-                    ((value >> 8) as u8, true)
-                } else {
-                    (value as u8, false)
-                }
+                if msb { ((value >> 8) as u8, true) } else { (value as u8, false) }
             }
         };
         if latched && done {
@@ -422,29 +365,17 @@ impl Counter {
                 // Rising edge: (re)trigger from the count register.
                 1 | 5 if self.has_count => {
                     self.null_count = false;
-                    self.run = Run::OneShot {
-                        start: t,
-                        ce0: self.initial_count(),
-                        fired: false,
-                    };
+                    self.run = Run::OneShot { start: t, ce0: self.initial_count(), fired: false };
                 }
                 2 | 3 if self.has_count => {
                     self.null_count = false;
-                    self.run = Run::Periodic {
-                        start: t,
-                        n: self.initial_count(),
-                        next: None,
-                    };
+                    self.run = Run::Periodic { start: t, n: self.initial_count(), next: None };
                 }
                 // High level re-enables counting.
                 0 | 4 => {
                     if let Run::Paused { ce, fired } = self.run {
                         let ce0 = if ce == 0 { self.modulus() } else { ce };
-                        self.run = Run::OneShot {
-                            start: t,
-                            ce0,
-                            fired,
-                        };
+                        self.run = Run::OneShot { start: t, ce0, fired };
                     }
                 }
                 _ => {}
@@ -454,10 +385,7 @@ impl Counter {
                 // Low level disables counting.
                 (0 | 4, Run::OneShot { start, ce0, fired }) => {
                     let fired = fired || t.saturating_sub(start) >= ce0 as u64;
-                    self.run = Run::Paused {
-                        ce: self.ce(t),
-                        fired,
-                    };
+                    self.run = Run::Paused { ce: self.ce(t), fired };
                 }
                 // Low level disables counting and sets OUT high at once.
                 (2 | 3, Run::Periodic { .. }) => self.run = Run::WaitGate { ce: self.ce(t) },
@@ -499,10 +427,7 @@ impl Pit {
         if t < self.polled_tick {
             return;
         }
-        if self.counters[0]
-            .next_edge_after(self.polled_tick)
-            .is_some_and(|e| e <= t)
-        {
+        if self.counters[0].next_edge_after(self.polled_tick).is_some_and(|e| e <= t) {
             self.irq0.pulse();
         }
         for c in &mut self.counters {
@@ -513,9 +438,7 @@ impl Pit {
 
     /// Guest time of the next IRQ 0 edge, if counter 0 will produce one.
     pub fn next_event_ns(&self) -> Option<u64> {
-        self.counters[0]
-            .next_edge_after(self.polled_tick)
-            .map(ticks_to_ns)
+        self.counters[0].next_edge_after(self.polled_tick).map(ticks_to_ns)
     }
 
     /// Bring the counters up to the clock's present; returns the current tick.
@@ -635,11 +558,7 @@ mod tests {
         fn new() -> Self {
             let clock = Clock::virtual_clock(Arc::new(AtomicU64::new(0)));
             let irq = Arc::new(TestIrq::default());
-            Rig {
-                pit: Pit::new(clock.clone(), irq.clone()),
-                clock,
-                irq,
-            }
+            Rig { pit: Pit::new(clock.clone(), irq.clone()), clock, irq }
         }
 
         /// Move guest time to tick `t` and poll, as the machine's loop does.
@@ -670,10 +589,7 @@ mod tests {
         assert_eq!(ns_to_ticks(1_000_000_000), PIT_HZ);
         for t in [0, 1, 2, 17, 65536, 1 << 40] {
             assert_eq!(ns_to_ticks(ticks_to_ns(t)), t);
-            assert_eq!(
-                ns_to_ticks(ticks_to_ns(t) - (t > 0) as u64),
-                t.saturating_sub(1)
-            );
+            assert_eq!(ns_to_ticks(ticks_to_ns(t) - (t > 0) as u64), t.saturating_sub(1));
         }
     }
 
@@ -751,12 +667,7 @@ mod tests {
                 r.pit.out(2)
             })
             .collect();
-        assert_eq!(
-            outs,
-            [
-                true, true, true, false, false, true, true, true, false, false
-            ]
-        );
+        assert_eq!(outs, [true, true, true, false, false, true, true, true, false, false]);
     }
 
     #[test]
@@ -814,11 +725,7 @@ mod tests {
         r.at(0x1234);
         assert_eq!(r.read_count(2), 0xFFFF - 0x1234);
         r.at(0xFFFF + 5);
-        assert_eq!(
-            r.read_count(2),
-            0xFFFB,
-            "wraps through 0 to 0xFFFF and keeps going"
-        );
+        assert_eq!(r.read_count(2), 0xFFFB, "wraps through 0 to 0xFFFF and keeps going");
     }
 
     #[test]
@@ -845,11 +752,7 @@ mod tests {
         r.pit.write_port(3, 0b1100_0100);
         r.at(60);
         let status = r.pit.read_port(1);
-        assert_eq!(
-            status,
-            0x80 | 0x34,
-            "OUT high, count loaded, RW=3 mode 2 binary"
-        );
+        assert_eq!(status, 0x80 | 0x34, "OUT high, count loaded, RW=3 mode 2 binary");
         assert_eq!(r.read_count(1), 250);
         // Status only, with a new count pending: NULL COUNT set.
         r.pit.write_port(1, 100);
@@ -858,11 +761,7 @@ mod tests {
         assert_eq!(r.pit.read_port(1) & 0x40, 0x40);
         r.at(300);
         r.pit.write_port(3, 0b1110_0100);
-        assert_eq!(
-            r.pit.read_port(1) & 0x40,
-            0,
-            "loaded at the end of the cycle"
-        );
+        assert_eq!(r.pit.read_port(1) & 0x40, 0, "loaded at the end of the cycle");
         r.at(399);
         assert!(!r.pit.out(1));
         r.at(400);
@@ -949,11 +848,7 @@ mod tests {
         r.at(60);
         assert_eq!(r.pit.read_port_b() & 0x20, 0, "second half: low");
         r.pit.write_port_b(0);
-        assert_eq!(
-            r.pit.read_port_b() & 0x20,
-            0x20,
-            "gate low: OUT high at once"
-        );
+        assert_eq!(r.pit.read_port_b() & 0x20, 0x20, "gate low: OUT high at once");
         r.at(500);
         r.pit.write_port_b(1);
         r.at(549);

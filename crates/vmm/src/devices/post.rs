@@ -37,13 +37,7 @@ impl Post {
     /// A recorder that keeps the last `capacity` codes (at least one).
     pub fn with_capacity(clock: Clock, capacity: usize) -> Self {
         let capacity = capacity.max(1);
-        Post {
-            clock,
-            codes: VecDeque::new(),
-            capacity,
-            total: 0,
-            last: 0,
-        }
+        Post { clock, codes: VecDeque::new(), capacity, total: 0, last: 0 }
     }
 
     /// Record a code written by the guest.
@@ -51,10 +45,7 @@ impl Post {
         if self.codes.len() == self.capacity {
             self.codes.pop_front();
         }
-        self.codes.push_back(PostCode {
-            code,
-            time_ns: self.clock.now_ns(),
-        });
+        self.codes.push_back(PostCode { code, time_ns: self.clock.now_ns() });
         self.total += 1;
         self.last = code;
     }
@@ -109,19 +100,7 @@ mod tests {
         port.read(0, &mut d);
         assert_eq!(d[0], 0x22);
         let codes: Vec<_> = lock(&post).codes().collect();
-        assert_eq!(
-            codes,
-            [
-                PostCode {
-                    code: 0x11,
-                    time_ns: 0
-                },
-                PostCode {
-                    code: 0x22,
-                    time_ns: 5_000
-                }
-            ]
-        );
+        assert_eq!(codes, [PostCode { code: 0x11, time_ns: 0 }, PostCode { code: 0x22, time_ns: 5_000 }]);
     }
 
     #[test]

@@ -62,14 +62,8 @@ impl Serial {
     pub fn new(irq: Irq, out: Box<dyn Write + Send>) -> Self {
         // vm-superio starts with MCR = OUT2.
         let out2 = Arc::new(AtomicBool::new(true));
-        let trigger = IrqTrigger {
-            irq,
-            out2: out2.clone(),
-        };
-        Serial {
-            inner: vm_superio::Serial::new(trigger, out),
-            out2,
-        }
+        let trigger = IrqTrigger { irq, out2: out2.clone() };
+        Serial { inner: vm_superio::Serial::new(trigger, out), out2 }
     }
 
     /// A guest read of register `offset` (0-7).
@@ -112,9 +106,7 @@ impl BusDevice for SerialPort {
 
     fn write(&mut self, offset: u64, data: &[u8]) {
         let mut s = lock(&self.0);
-        write_bytes("serial", UART_PORTS, offset, data, |off, v| {
-            s.write(off as u8, v)
-        });
+        write_bytes("serial", UART_PORTS, offset, data, |off, v| s.write(off as u8, v));
     }
 }
 
@@ -188,11 +180,7 @@ mod tests {
         assert_eq!(s.enqueue_input(b"ok"), 2);
         assert_eq!(irq.edges.load(SeqCst), 1);
         assert_eq!(s.read(UART_LSR) & 0x61, 0x61, "DR, THRE, TEMT");
-        assert_eq!(
-            s.read(UART_IIR_FCR),
-            0xC4,
-            "FIFOs on, received data available"
-        );
+        assert_eq!(s.read(UART_IIR_FCR), 0xC4, "FIFOs on, received data available");
         assert_eq!(s.read(UART_RBR_THR), b'o');
         assert_eq!(s.read(UART_LSR) & 0x01, 0x01);
         assert_eq!(s.read(UART_RBR_THR), b'k');
@@ -205,11 +193,7 @@ mod tests {
         let (mut s, _, irq) = uart();
         guest_init(&mut s);
         s.write(UART_IER, 0x02);
-        assert_eq!(
-            irq.edges.load(SeqCst),
-            1,
-            "enabling THRE with THR empty interrupts"
-        );
+        assert_eq!(irq.edges.load(SeqCst), 1, "enabling THRE with THR empty interrupts");
         assert_eq!(s.read(UART_IIR_FCR) & 0x0F, 0x02);
         s.write(UART_RBR_THR, b'x');
         assert_eq!(irq.edges.load(SeqCst), 2);

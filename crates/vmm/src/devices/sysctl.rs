@@ -47,9 +47,7 @@ impl BusDevice for SystemControlA {
     }
 
     fn write(&mut self, offset: u64, data: &[u8]) {
-        write_bytes("port 0x92", 1, offset, data, |_, v| {
-            SystemControlA::write(self, v)
-        });
+        write_bytes("port 0x92", 1, offset, data, |_, v| SystemControlA::write(self, v));
     }
 }
 

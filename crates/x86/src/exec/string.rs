@@ -33,11 +33,7 @@ impl Cpu {
     #[inline(always)]
     fn index_step(&mut self, reg: usize, d: &Decoded, size: u64) {
         let m = d.amask();
-        let delta = if self.s.rflags & DF != 0 {
-            size.wrapping_neg()
-        } else {
-            size
-        };
+        let delta = if self.s.rflags & DF != 0 { size.wrapping_neg() } else { size };
         let g = &mut self.s.gpr[reg];
         let v = g.wrapping_add(delta) & m;
         *g = if m == 0xFFFF { (*g & !0xFFFF) | v } else { v };
