@@ -308,7 +308,8 @@ mod external_tests {
     /// devices raise their lines through the closure.
     #[test]
     fn external_interrupts_leave_out_pic_and_pit_and_route_lines() {
-        let lines: Arc<Mutex<Vec<(u32, Arc<TestIrq>)>>> = Arc::default();
+        type Lines = Arc<Mutex<Vec<(u32, Arc<TestIrq>)>>>;
+        let lines: Lines = Arc::default();
         let l2 = lines.clone();
         let devs = PcDevices::new(PcDevicesConfig {
             interrupts: Interrupts::External(Arc::new(move |n| {
