@@ -3,6 +3,7 @@
 pub mod bus;
 pub mod clock;
 pub mod devices;
+pub mod disk;
 pub mod guest;
 pub mod irq;
 pub mod layout;
