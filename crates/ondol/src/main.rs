@@ -2,6 +2,7 @@
 
 mod backend;
 mod containers;
+mod disk;
 mod run;
 
 use clap::{Parser, Subcommand};
@@ -19,6 +20,11 @@ struct Cli {
 enum Cmd {
     /// Boot a virtual machine; the guest's COM1 is this terminal.
     Run(run::RunArgs),
+    /// Disk images: create one that boots through ondol's MBR and boot loader, or inspect one.
+    Disk {
+        #[command(subcommand)]
+        cmd: disk::DiskCmd,
+    },
     /// Run the KVM probe guest and report (used by `--backend auto` in a child process).
     #[command(hide = true)]
     KvmProbe,
@@ -91,6 +97,7 @@ fn main() -> ExitCode {
     };
     let r = match cli.cmd {
         Cmd::Run(args) => run::run(args),
+        Cmd::Disk { cmd } => disk::disk(cmd),
         Cmd::KvmProbe => Ok(backend::probe_child()),
         Cmd::GuestImage { name, out } => guest_image(&name, &out),
         Cmd::Container { cmd } => containers::container(cmd),
