@@ -47,6 +47,8 @@ pub struct Disk {
     name: String,
     size: u64,
     read_only: bool,
+    /// Snapshot mode: sectors written since, kept in memory; the image is never written.
+    overlay: Option<std::collections::HashMap<u64, Box<[u8; SECTOR_SIZE]>>>,
 }
 
 impl std::fmt::Debug for Disk {
@@ -88,13 +90,21 @@ impl Disk {
         if size == 0 {
             return Err(DiskError::Empty { name });
         }
-        Ok(Disk { store: Store::File(file), name, size, read_only })
+        Ok(Disk { store: Store::File(file), name, size, read_only, overlay: None })
     }
 
     /// A disk held in memory (the built-in demo disk, tests). Writable; may be empty.
     pub fn memory(bytes: Vec<u8>) -> Disk {
         let size = bytes.len() as u64;
-        Disk { store: Store::Memory(bytes), name: "in-memory disk".into(), size, read_only: false }
+        Disk { store: Store::Memory(bytes), name: "in-memory disk".into(), size, read_only: false, overlay: None }
+    }
+
+    /// The same disk in snapshot mode: writes land in memory and are dropped with the disk, so
+    /// the image (which may be read-only) never changes.
+    pub fn snapshot(mut self) -> Disk {
+        self.overlay.get_or_insert_with(Default::default);
+        self.read_only = false;
+        self
     }
 
     /// The same disk under another display name.
@@ -154,6 +164,13 @@ impl Disk {
             Store::Memory(m) => data.copy_from_slice(&m[start as usize..start as usize + avail]),
         }
         pad.fill(0);
+        if let Some(o) = &self.overlay {
+            for (i, chunk) in buf.chunks_mut(SECTOR_SIZE).enumerate() {
+                if let Some(sector) = o.get(&(lba + i as u64)) {
+                    chunk.copy_from_slice(&sector[..]);
+                }
+            }
+        }
         Ok(())
     }
 
@@ -173,6 +190,14 @@ impl Disk {
         if start + buf.len() as u64 > self.size {
             let last = self.size / SECTOR_SIZE as u64;
             return Err(DiskError::PartialSector { name: self.name.clone(), lba: last, size: self.size });
+        }
+        if let Some(o) = &mut self.overlay {
+            for (i, chunk) in buf.chunks(SECTOR_SIZE).enumerate() {
+                let mut sector = Box::new([0u8; SECTOR_SIZE]);
+                sector.copy_from_slice(chunk);
+                o.insert(lba + i as u64, sector);
+            }
+            return Ok(());
         }
         match &mut self.store {
             Store::File(f) => {

@@ -709,3 +709,19 @@ fn grub2_boot_img_is_identified_with_its_core_img_sector() {
     let r = report(image(&CreateOptions { mbr_code: Some(far), ..opts(8 * MIB) }));
     assert_eq!(split(&r).0, vec![Problem::GrubCorePastEnd { lba: 1_000_000 }]);
 }
+
+#[test]
+fn a_snapshot_keeps_writes_in_memory_and_leaves_the_image_alone() {
+    let dir = std::env::temp_dir().join(format!("ondol-snap-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("img");
+    std::fs::write(&path, vec![1u8; 4096]).unwrap();
+    let mut d = Disk::open(&path, true).unwrap().snapshot();
+    assert!(!d.is_read_only());
+    d.write(2, &[9u8; 512]).unwrap();
+    let mut b = [0u8; 1536];
+    d.read(1, &mut b).unwrap();
+    assert_eq!((b[0], b[512], b[1024]), (1, 9, 1));
+    assert_eq!(std::fs::read(&path).unwrap(), vec![1u8; 4096], "the file must not change");
+    let _ = std::fs::remove_dir_all(&dir);
+}
