@@ -49,6 +49,8 @@ unsafe impl Sync for KickTarget {}
 pub struct KvmVcpu {
     fd: VcpuFd,
     watch_generation: u64,
+    /// Watched addresses whose breakpoint has not fired since the list was set.
+    armed: Vec<u64>,
     run: *mut kvm_run,
     kicker: Kicker,
     target: Arc<KickTarget>,
@@ -137,7 +139,7 @@ pub(crate) unsafe fn create(
         }
     })));
     let vm = Arc::new(KvmVm { vm });
-    Ok((vm.clone(), Box::new(KvmVcpu { fd, watch_generation: 0, run, kicker, target, _vm: vm })))
+    Ok((vm.clone(), Box::new(KvmVcpu { fd, watch_generation: 0, armed: Vec::new(), run, kicker, target, _vm: vm })))
 }
 
 fn to_kvm_segment(s: &Segment, unusable_if_null: bool) -> kvm_segment {
@@ -289,8 +291,9 @@ impl KvmVcpu {
             let g = ops.exec_watch_generation();
             if g != self.watch_generation {
                 self.watch_generation = g;
-                let list = ops.exec_watch_list();
-                self.apply_watch(&list)?;
+                self.armed = ops.exec_watch_list();
+                let armed = self.armed.clone();
+                self.apply_watch(&armed)?;
             }
             if self.kicker.take() {
                 // SAFETY: see KickTarget; only this thread and kickers touch the byte.
@@ -355,11 +358,13 @@ impl KvmVcpu {
                     return Err(HypervisorError::KvmInternal { suberror, rip });
                 }
                 Ok(KvmExit::Debug(arch)) => {
-                    ops.exec_watch_hit(arch.pc);
-                    // Resume past the breakpoint: RF suppresses it for one instruction.
-                    let mut regs = self.fd.get_regs().map_err(kvm_err("KVM_GET_REGS"))?;
-                    regs.rflags |= 1 << 16;
-                    self.fd.set_regs(&regs).map_err(kvm_err("KVM_SET_REGS"))?;
+                    let pc = arch.pc;
+                    // One shot: disarm the breakpoint that fired (it is armed again when the
+                    // machine sets a new list), so the instruction can run.
+                    self.armed.retain(|&a| a != pc);
+                    let armed = self.armed.clone();
+                    self.apply_watch(&armed)?;
+                    ops.exec_watch_hit(pc);
                 }
                 Ok(KvmExit::Intr) => {
                     self.kicker.kick_pending_only();

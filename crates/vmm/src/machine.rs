@@ -423,6 +423,7 @@ pub fn run(cfg: MachineConfig) -> Result<Report, VmmError> {
             serial: pc.serial.clone(),
             cmos: pc.cmos.clone(),
             control: control.clone(),
+            a20_gate: backend == Backend::Emu,
             clock: clock.clone(),
             trace: trace.clone(),
             ram_below_4g: mem.below_4g(),

@@ -71,7 +71,7 @@ pub(crate) fn escape_key(bytes: &[u8]) -> Option<(u16, usize)> {
 impl Bios {
     /// Move console bytes into the key queue.
     fn gather_keys(&mut self) {
-        while let Some(b) = self.console_byte() {
+        while let Some(b) = self.serial_byte() {
             self.pending.push_back(b);
         }
         while let Some(&b) = self.pending.front() {

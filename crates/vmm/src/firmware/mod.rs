@@ -53,6 +53,9 @@ pub struct BiosConfig {
     pub serial: Arc<Mutex<Serial>>,
     pub cmos: Arc<Mutex<Cmos>>,
     pub control: Arc<Control>,
+    /// Whether the machine can close the A20 gate (emu); KVM always runs with A20 open, so
+    /// INT 15h 2400h reports that it cannot disable it.
+    pub a20_gate: bool,
     pub clock: Clock,
     pub trace: Arc<Trace>,
     pub ram_below_4g: u64,
@@ -172,11 +175,13 @@ impl Bios {
         }
     }
 
-    /// One byte from COM1's receiver, if one is waiting.
+    /// One byte typed on the console: one set aside earlier, else from COM1's receiver.
     fn console_byte(&mut self) -> Option<u8> {
-        if let Some(b) = self.pending.pop_front() {
-            return Some(b);
-        }
+        self.pending.pop_front().or_else(|| self.serial_byte())
+    }
+
+    /// One byte from COM1's receiver, if one is waiting.
+    fn serial_byte(&mut self) -> Option<u8> {
         let mut s = lock(&self.cfg.serial);
         // Line status bit 0: data ready. With DLAB set, offset 0 is the divisor: leave it.
         if s.read(3) & 0x80 != 0 || s.read(5) & 1 == 0 {

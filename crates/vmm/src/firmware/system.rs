@@ -75,20 +75,23 @@ impl Bios {
     }
 
     /// 2400h disable A20, 2401h enable, 2402h status in AL, 2403h support (keyboard
-    /// controller and port 92h).
+    /// controller and port 92h). Without a gate (kvm) A20 is always on: 2400h fails with
+    /// AH = 86h, as on machines that have no gate.
     fn handle_1524(&mut self, f: &mut Frame) {
+        let gate = self.cfg.a20_gate;
         match f.al() {
+            0x00 if !gate => f.fail(UNSUPPORTED),
             0x00 | 0x01 => {
                 self.cfg.control.set_a20(f.al() == 1);
                 f.ok();
             }
             0x02 => {
-                f.set_al(self.cfg.control.a20_enabled() as u8);
+                f.set_al((self.cfg.control.a20_enabled() || !gate) as u8);
                 f.ok();
                 f.set_cx(0);
             }
             0x03 => {
-                f.set_bx(0x0003);
+                f.set_bx(if gate { 0x0003 } else { 0 });
                 f.ok();
             }
             _ => f.fail(UNSUPPORTED),

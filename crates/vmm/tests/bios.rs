@@ -1,0 +1,116 @@
+//! BIOS service tests in the style of Blink's test/metal: the self-checking 16-bit programs in
+//! guest/bios-tests/ are booted from a disk through the whole boot (reset vector, POST, INT 19h)
+//! and call INT 10h, 11h, 12h, 13h, 15h, 16h and 1Ah. Every check must pass on ondol's BIOS
+//! (emu); the same programs also run under QEMU's SeaBIOS, so a check that encodes a wrong
+//! expectation fails there too.
+
+mod common;
+
+use hypervisor::Backend;
+use std::process::Command;
+use vmm::disk::Disk;
+use vmm::machine::{Boot, Outcome};
+
+/// Disk size the programs expect (guest/bios-tests/disk.S: SECTORS).
+const SECTORS: usize = 2048;
+
+fn program(name: &str) -> &'static [u8] {
+    vmm::guest::bios_tests::ALL.iter().find(|p| p.0 == name).unwrap_or_else(|| panic!("no BIOS test {name}")).1
+}
+
+/// How many checks the program's source holds.
+fn checks_in_source(name: &str) -> usize {
+    let path = format!("{}/../../guest/bios-tests/{name}.S", env!("CARGO_MANIFEST_DIR"));
+    let src = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    src.lines().filter(|l| l.contains("CHECK \"")).count()
+}
+
+/// The program at LBA 0, then sectors that hold their own LBA in their first dword.
+fn disk_image(name: &str) -> Vec<u8> {
+    let prog = program(name);
+    let mut img = vec![0u8; SECTORS * 512];
+    img[..prog.len()].copy_from_slice(prog);
+    for lba in prog.len().div_ceil(512)..SECTORS {
+        img[lba * 512..lba * 512 + 4].copy_from_slice(&(lba as u32).to_le_bytes());
+    }
+    img
+}
+
+fn assert_all_passed(name: &str, where_: &str, out: &str) {
+    let want = checks_in_source(name);
+    assert!(want > 0, "{name} has no checks");
+    assert!(!out.contains("FAIL"), "{name} on {where_}:\n{out}");
+    let ok = out.matches(" ok\r\n").count();
+    assert_eq!(ok, want, "{name} on {where_}: {ok} of {want} checks reported ok:\n{out}");
+    assert!(out.contains("done: failed 0000"), "{name} on {where_} did not finish:\n{out}");
+}
+
+fn on_ondol(name: &str, input: Option<&[u8]>) -> String {
+    on_backend(Backend::Emu, name, input)
+}
+
+fn on_backend(backend: Backend, name: &str, input: Option<&[u8]>) -> String {
+    let boot = Boot::Firmware { disks: vec![Disk::memory(disk_image(name)).named(name)], kernel: None, firmware: None };
+    let (report, out) = common::run(backend, boot, false, input);
+    assert_eq!(report.outcome, Outcome::Exit(0), "{name} on {backend}:\n{out}");
+    out
+}
+
+fn on_qemu(name: &str) -> String {
+    let dir = std::env::temp_dir().join(format!("ondol-bios-{}-{name}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let disk = dir.join("disk.img");
+    std::fs::write(&disk, disk_image(name)).unwrap();
+    let serial = dir.join("com1.txt");
+    let status = Command::new("timeout")
+        .arg("60")
+        .arg("qemu-system-i386")
+        .args(["-accel", "tcg", "-m", "32", "-display", "none", "-monitor", "none", "-no-reboot", "-nic", "none"])
+        .arg("-serial")
+        .arg(format!("file:{}", serial.display()))
+        .args(["-device", "isa-debug-exit,iobase=0xf4,iosize=4"])
+        .arg("-drive")
+        .arg(format!("file={},format=raw,snapshot=on", disk.display()))
+        .status()
+        .unwrap_or_else(|e| panic!("cannot run qemu-system-i386 ({e}): install qemu-system-x86 (scripts/deps does)"));
+    let out = String::from_utf8_lossy(&std::fs::read(&serial).unwrap_or_default()).into_owned();
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(status.code(), Some(1), "{name} on QEMU did not exit with status 0:\n{out}");
+    out
+}
+
+#[test]
+fn int10_video_services_pass_on_ondol_and_seabios() {
+    assert_all_passed("video", "ondol", &on_ondol("video", None));
+    assert_all_passed("video", "QEMU/SeaBIOS", &on_qemu("video"));
+}
+
+#[test]
+fn int13_disk_services_pass_on_ondol_and_seabios() {
+    assert_all_passed("disk", "ondol", &on_ondol("disk", None));
+    assert_all_passed("disk", "QEMU/SeaBIOS", &on_qemu("disk"));
+}
+
+#[test]
+fn int15_int11_int12_int1a_system_services_pass_on_ondol_and_seabios() {
+    assert_all_passed("system", "ondol", &on_ondol("system", None));
+    assert_all_passed("system", "QEMU/SeaBIOS", &on_qemu("system"));
+}
+
+#[test]
+fn int16_reads_keys_typed_on_the_serial_console() {
+    // ondol feeds INT 16h from COM1; QEMU's SeaBIOS takes keys from its keyboard, so this
+    // one runs on ondol only.
+    assert_all_passed("keyboard", "ondol", &on_ondol("keyboard", Some(b"ab\r\x1b[A")));
+}
+
+#[test]
+fn the_bios_services_pass_on_kvm_too() {
+    if let Err(e) = std::fs::OpenOptions::new().read(true).write(true).open("/dev/kvm") {
+        panic!("this test needs /dev/kvm (CI has it): {e}");
+    }
+    for name in ["video", "disk", "system"] {
+        assert_all_passed(name, "kvm", &on_backend(Backend::Kvm, name, None));
+    }
+    assert_all_passed("keyboard", "kvm", &on_backend(Backend::Kvm, "keyboard", Some(b"ab\r\x1b[A")));
+}
