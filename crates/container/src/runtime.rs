@@ -1,1 +1,952 @@
-//! runtime (in progress).
+//! Containers from images on youki's libcontainer: run (foreground or detached), ps, logs,
+//! stop, kill, rm, exec; and the crash-safety rules that make a killed ondol harmless.
+//!
+//! Crash safety, by construction:
+//! - A container's record (containers/<id>/record.json) is written, atomically, before any
+//!   mount, cgroup or process exists, and names everything that may be created for it: its
+//!   cgroup path is derived from its id, its libcontainer state lives in runtime/<id>.
+//! - The overlayfs rootfs is mounted inside a private mount namespace that ondol enters first,
+//!   so the host never sees the mount: it goes away with the last process that uses it.
+//! - `ps` reconciles records with the processes that are really there, and `rm` removes
+//!   whatever a record names (processes in the cgroup, cgroup directories, state, files),
+//!   whichever step a crash interrupted.
+
+use crate::cgroups::{Hierarchy, Limits};
+use crate::digest::Digest;
+use crate::image::{self, ImageError};
+use crate::layer::{self, Mode};
+use crate::spec::{self, SpecInput, Volume};
+use crate::store::{Store, StoreError, io_err, write_atomic};
+use libcontainer::container::builder::ContainerBuilder;
+use libcontainer::syscall::syscall::SyscallType;
+use nix::mount::{MntFlags, MsFlags};
+use nix::sys::signal::Signal;
+use nix::sys::wait::{WaitStatus, waitpid};
+use nix::unistd::Pid;
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Read, Write};
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicI32, Ordering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+/// What can go wrong running containers.
+#[derive(Debug, thiserror::Error)]
+pub enum RuntimeError {
+    #[error(transparent)]
+    Image(#[from] ImageError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Cgroup(#[from] crate::cgroups::CgroupError),
+    #[error("no container '{0}'; see `ondol container ps -a`")]
+    NoSuchContainer(String),
+    #[error("a container named '{0}' already exists; pick another --name or remove it with `ondol container rm {0}`")]
+    NameInUse(String),
+    #[error("'{0}' is not a valid container name; use letters, digits, '_', '.' and '-'")]
+    BadName(String),
+    #[error("container '{0}' is running; stop it first, or use rm -f")]
+    Running(String),
+    #[error("container '{0}' is not running")]
+    NotRunning(String),
+    #[error("the image has no command to run; give one after the image name")]
+    NoCommand,
+    #[error("user '{0}' is not in the image's /etc/passwd; give a numeric UID[:GID]")]
+    NoSuchUser(String),
+    #[error("group '{0}' is not in the image's /etc/group; give a numeric GID")]
+    NoSuchGroup(String),
+    #[error("'{0}' is not a valid -v volume; use /HOST/PATH:/CONTAINER/PATH[:ro]")]
+    BadVolume(String),
+    #[error("volume source {0} does not exist on the host; create it first")]
+    MissingVolume(String),
+    #[error("'{0}' is not a signal name or number; use e.g. TERM, SIGKILL or 9")]
+    BadSignal(String),
+    #[error("cannot set up the container's root file system: {0}")]
+    Rootfs(String),
+    #[error("the container runtime failed: {0}")]
+    Runtime(String),
+    #[error("{what}: {source}")]
+    Sys { what: String, source: nix::Error },
+}
+
+fn sys(what: impl Into<String>) -> impl FnOnce(nix::Error) -> RuntimeError {
+    let what = what.into();
+    move |source| RuntimeError::Sys { what, source }
+}
+
+/// An error and all its causes on one line.
+pub fn chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        let m = c.to_string();
+        if !s.contains(&m) {
+            s.push_str(": ");
+            s.push_str(&m);
+        }
+        cur = c.source();
+    }
+    s
+}
+
+fn lc(e: libcontainer::error::LibcontainerError) -> RuntimeError {
+    RuntimeError::Runtime(chain(&e))
+}
+
+/// Where a container is in its life, as recorded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Creating,
+    Running,
+    Exited,
+}
+
+/// A container's record: everything needed to show it and to remove it after any crash.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct Record {
+    pub id: String,
+    pub name: String,
+    pub image: String,
+    pub image_id: Digest,
+    pub command: Vec<String>,
+    pub created: u64,
+    pub status: Status,
+    pub pid: Option<i32>,
+    pub pid_start: Option<u64>,
+    pub exit_code: Option<i32>,
+    /// Diff ids of the layers the rootfs stacks (kept from garbage collection).
+    pub layers: Vec<Digest>,
+    /// Layer blobs, for the plain-copy fallback.
+    pub layer_blobs: Vec<Digest>,
+    pub rootfs: String,
+    pub auto_remove: bool,
+    /// The ondol process supervising the container, and its start time.
+    pub owner: i32,
+    pub owner_start: u64,
+    pub cgroups_path: String,
+}
+
+/// What `ps` shows for a record, after checking which processes are really there.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Observed {
+    Creating,
+    Running(i32),
+    Exited(Option<i32>),
+    /// Creation was interrupted (the creating ondol died): `rm` cleans it up.
+    Dead,
+}
+
+impl std::fmt::Display for Observed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Observed::Creating => write!(f, "creating"),
+            Observed::Running(_) => write!(f, "running"),
+            Observed::Exited(Some(c)) => write!(f, "exited ({c})"),
+            Observed::Exited(None) => write!(f, "exited (unknown)"),
+            Observed::Dead => write!(f, "dead"),
+        }
+    }
+}
+
+/// Start time of a process in clock ticks since boot (field 22 of /proc/PID/stat), if it is
+/// alive and not a zombie.
+pub fn proc_start(pid: i32) -> Option<u64> {
+    let s = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let after = &s[s.rfind(')')? + 2..];
+    let f: Vec<&str> = after.split(' ').collect();
+    if f.first() == Some(&"Z") || f.first() == Some(&"X") {
+        return None;
+    }
+    f.get(19)?.parse().ok()
+}
+
+fn alive(pid: Option<i32>, start: Option<u64>) -> bool {
+    match (pid, start) {
+        (Some(p), Some(s)) => proc_start(p) == Some(s),
+        _ => false,
+    }
+}
+
+impl Record {
+    pub fn observe(&self) -> Observed {
+        let owner_alive = proc_start(self.owner) == Some(self.owner_start);
+        match self.status {
+            Status::Creating if owner_alive => Observed::Creating,
+            Status::Creating => Observed::Dead,
+            Status::Running if alive(self.pid, self.pid_start) => Observed::Running(self.pid.unwrap_or(0)),
+            Status::Running => Observed::Exited(None),
+            Status::Exited => Observed::Exited(self.exit_code),
+        }
+    }
+}
+
+/// How to run a container.
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    pub image: String,
+    pub cmd: Vec<String>,
+    pub name: Option<String>,
+    pub rm: bool,
+    pub detach: bool,
+    pub env: Vec<String>,
+    pub volumes: Vec<String>,
+    pub limits: Limits,
+    pub host_network: bool,
+    pub user: Option<String>,
+    pub read_only: bool,
+    pub workdir: Option<String>,
+    pub entrypoint: Option<Vec<String>>,
+}
+
+/// A prepared rootfs for a one-off build step (used by the builder).
+pub struct StepRootfs {
+    pub lower: Vec<PathBuf>,
+    pub upper: PathBuf,
+}
+
+/// The container runtime over a store.
+pub struct Runtime {
+    store: Store,
+}
+
+static FWD_PID: AtomicI32 = AtomicI32::new(0);
+static PENDING: AtomicI32 = AtomicI32::new(0);
+
+extern "C" fn forward(sig: libc::c_int) {
+    let p = FWD_PID.load(Ordering::SeqCst);
+    if p > 0 {
+        // SAFETY: kill(2) is async-signal-safe; p is the container's init process.
+        unsafe { libc::kill(p, sig) };
+    } else {
+        PENDING.store(sig, Ordering::SeqCst);
+    }
+}
+
+/// Forwards the usual termination and user signals to the container's process.
+fn install_forwarding() {
+    for s in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP, libc::SIGQUIT, libc::SIGUSR1, libc::SIGUSR2] {
+        // SAFETY: an all-zero sigaction is a valid starting point; the handler only uses
+        // async-signal-safe calls and atomics.
+        unsafe {
+            let mut sa: libc::sigaction = std::mem::zeroed();
+            sa.sa_sigaction = forward as *const () as usize;
+            sa.sa_flags = libc::SA_RESTART;
+            libc::sigemptyset(&mut sa.sa_mask);
+            libc::sigaction(s, &sa, std::ptr::null_mut());
+        }
+    }
+}
+
+fn set_forward_target(pid: i32) {
+    FWD_PID.store(pid, Ordering::SeqCst);
+    let p = PENDING.swap(0, Ordering::SeqCst);
+    if p != 0 {
+        // SAFETY: kill(2) on the container's init process.
+        unsafe { libc::kill(pid, p) };
+    }
+}
+
+/// Waits for a child; returns its exit status the way a shell reports it.
+pub fn wait_exit(pid: i32) -> i32 {
+    loop {
+        match waitpid(Pid::from_raw(pid), None) {
+            Ok(WaitStatus::Exited(_, c)) => return c,
+            Ok(WaitStatus::Signaled(_, s, _)) => return 128 + s as i32,
+            Ok(_) => continue,
+            Err(nix::Error::EINTR) => continue,
+            Err(_) => return 255,
+        }
+    }
+}
+
+fn now() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+}
+
+fn random_id() -> String {
+    let mut b = [0u8; 8];
+    if File::open("/dev/urandom").and_then(|mut f| f.read_exact(&mut b)).is_err() {
+        let t = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+        b = ((t as u64) ^ (std::process::id() as u64) << 32).to_le_bytes();
+    }
+    b.iter().map(|x| format!("{x:02x}")).collect::<String>()[..12].to_string()
+}
+
+/// Parses a signal name (TERM, SIGTERM) or number.
+pub fn parse_signal(s: &str) -> Result<Signal, RuntimeError> {
+    if let Ok(n) = s.parse::<i32>() {
+        return Signal::try_from(n).map_err(|_| RuntimeError::BadSignal(s.to_string()));
+    }
+    let up = s.to_ascii_uppercase();
+    let full = if up.starts_with("SIG") { up } else { format!("SIG{up}") };
+    full.parse::<Signal>().map_err(|_| RuntimeError::BadSignal(s.to_string()))
+}
+
+/// Reads NAME -> (uid, gid) and NAME -> gid from the image, never following a symlink
+/// (a hostile image could point /etc/passwd at the host's files).
+fn read_image_file(rootfs: &Path, rel: &str) -> Option<String> {
+    let etc = rootfs.join("etc");
+    if fs::symlink_metadata(&etc).ok()?.file_type().is_symlink() {
+        return None;
+    }
+    let p = etc.join(rel);
+    if fs::symlink_metadata(&p).ok()?.file_type().is_symlink() {
+        return None;
+    }
+    let mut s = String::new();
+    OpenOptions::new()
+        .read(true)
+        .custom_flags_nofollow()
+        .open(&p)
+        .ok()?
+        .take(4 << 20)
+        .read_to_string(&mut s)
+        .ok()?;
+    Some(s)
+}
+
+trait NoFollow {
+    fn custom_flags_nofollow(&mut self) -> &mut Self;
+}
+
+impl NoFollow for OpenOptions {
+    fn custom_flags_nofollow(&mut self) -> &mut Self {
+        use std::os::unix::fs::OpenOptionsExt;
+        self.custom_flags(libc::O_NOFOLLOW)
+    }
+}
+
+/// Resolves USER[:GROUP] (names or numbers) against the image's passwd and group files.
+pub fn resolve_user(rootfs: &Path, user: &str) -> Result<(u32, u32, Vec<u32>), RuntimeError> {
+    let (u, g) = match user.split_once(':') {
+        Some((u, g)) => (u, Some(g)),
+        None => (user, None),
+    };
+    let passwd = read_image_file(rootfs, "passwd").unwrap_or_default();
+    let (uid, mut gid, uname) = if let Ok(n) = u.parse::<u32>() {
+        let row = passwd.lines().map(|l| l.split(':').collect::<Vec<_>>()).find(|f| f.len() > 3 && f[2] == u);
+        match row {
+            Some(f) => (n, f[3].parse().unwrap_or(0), Some(f[0].to_string())),
+            None => (n, 0, None),
+        }
+    } else {
+        let f = passwd
+            .lines()
+            .map(|l| l.split(':').collect::<Vec<_>>())
+            .find(|f| f.len() > 3 && f[0] == u)
+            .ok_or_else(|| RuntimeError::NoSuchUser(u.to_string()))?;
+        (f[2].parse().map_err(|_| RuntimeError::NoSuchUser(u.to_string()))?, f[3].parse().unwrap_or(0), Some(u.to_string()))
+    };
+    let group = read_image_file(rootfs, "group").unwrap_or_default();
+    if let Some(g) = g {
+        gid = match g.parse::<u32>() {
+            Ok(n) => n,
+            Err(_) => group
+                .lines()
+                .map(|l| l.split(':').collect::<Vec<_>>())
+                .find(|f| f.len() > 2 && f[0] == g)
+                .and_then(|f| f[2].parse().ok())
+                .ok_or_else(|| RuntimeError::NoSuchGroup(g.to_string()))?,
+        };
+    }
+    let mut extra = Vec::new();
+    if let Some(name) = uname {
+        for f in group.lines().map(|l| l.split(':').collect::<Vec<_>>()) {
+            if f.len() > 3 && f[3].split(',').any(|m| m == name) {
+                if let Ok(n) = f[2].parse::<u32>() {
+                    if n != gid {
+                        extra.push(n);
+                    }
+                }
+            }
+        }
+    }
+    Ok((uid, gid, extra))
+}
+
+/// Merges KEY=VALUE lists; later ones win.
+pub fn merge_env(base: &[String], over: &[String]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for e in base.iter().chain(over) {
+        let k = e.split('=').next().unwrap_or("");
+        out.retain(|x| x.split('=').next() != Some(k));
+        out.push(e.clone());
+    }
+    if !out.iter().any(|e| e.starts_with("PATH=")) {
+        out.insert(0, "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".into());
+    }
+    out
+}
+
+fn valid_name(n: &str) -> bool {
+    !n.is_empty()
+        && n.len() <= 64
+        && n.bytes().all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b))
+        && n.as_bytes()[0].is_ascii_alphanumeric()
+}
+
+/// Mounts overlayfs (or copies layers) at `dir`/bundle/rootfs. Call inside a private mount
+/// namespace. Returns "overlay" or "copy".
+fn mount_rootfs(store: &Store, dir: &Path, lower: &[PathBuf], blobs: &[Digest]) -> Result<String, RuntimeError> {
+    let rootfs = dir.join("bundle/rootfs");
+    let upper = dir.join("upper");
+    let work = dir.join("work");
+    for d in [&rootfs, &upper, &work] {
+        fs::create_dir_all(d).map_err(|e| RuntimeError::Rootfs(format!("{}: {e}", d.display())))?;
+    }
+    let empty = dir.join("empty");
+    let mut lowers: Vec<String> = lower.iter().rev().map(|p| p.display().to_string()).collect();
+    if lowers.is_empty() {
+        fs::create_dir_all(&empty).map_err(|e| RuntimeError::Rootfs(format!("{}: {e}", empty.display())))?;
+        lowers.push(empty.display().to_string());
+    }
+    let opts = format!("lowerdir={},upperdir={},workdir={}", lowers.join(":"), upper.display(), work.display());
+    let want_copy = std::env::var("ONDOL_ROOTFS").is_ok_and(|v| v == "copy");
+    if !want_copy && opts.len() < 4000 {
+        match nix::mount::mount(Some("overlay"), &rootfs, Some("overlay"), MsFlags::empty(), Some(opts.as_str())) {
+            Ok(()) => return Ok("overlay".into()),
+            Err(e) => {
+                if std::env::var_os("ONDOL_DEBUG").is_some() {
+                    eprintln!("ondol: overlayfs unavailable ({e}); copying the layers instead");
+                }
+            }
+        }
+    }
+    // Fallback: apply every layer, in order, onto a plain directory.
+    for b in blobs {
+        let rd = store.open_blob(b)?;
+        let plain = layer::decompress(rd).map_err(|e| RuntimeError::Rootfs(e.to_string()))?;
+        layer::unpack(plain, &rootfs, Mode::Apply).map_err(|e| RuntimeError::Rootfs(e.to_string()))?;
+    }
+    Ok("copy".into())
+}
+
+/// Enters a private mount namespace so mounts made now are invisible to the host and vanish
+/// with this process and its container.
+pub fn private_mount_ns() -> Result<(), RuntimeError> {
+    nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNS).map_err(sys("cannot create a private mount namespace (ondol needs root)"))?;
+    nix::mount::mount(None::<&str>, "/", None::<&str>, MsFlags::MS_REC | MsFlags::MS_PRIVATE, None::<&str>)
+        .map_err(sys("cannot make mounts private"))?;
+    Ok(())
+}
+
+/// Where a container's output goes.
+pub enum Stdio {
+    /// The caller's stdin, stdout and stderr.
+    Inherit,
+    /// stdin from /dev/null, stdout and stderr appended to the container's log file.
+    Log,
+}
+
+impl Runtime {
+    pub fn new(store: Store) -> Runtime {
+        Runtime { store }
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    fn dir(&self, id: &str) -> PathBuf {
+        self.store.containers_dir().join(id)
+    }
+
+    fn save(&self, r: &Record) -> Result<(), RuntimeError> {
+        let data = serde_json::to_vec_pretty(r).map_err(|e| RuntimeError::Runtime(e.to_string()))?;
+        write_atomic(&self.dir(&r.id).join("record.json"), &data)?;
+        Ok(())
+    }
+
+    /// Every container record (unreadable ones are skipped; `rm` can still remove them by id).
+    pub fn records(&self) -> Result<Vec<Record>, RuntimeError> {
+        let d = self.store.containers_dir();
+        let mut out = Vec::new();
+        for e in fs::read_dir(&d).map_err(io_err("cannot list containers", &d))?.flatten() {
+            if let Ok(b) = fs::read(e.path().join("record.json")) {
+                if let Ok(r) = serde_json::from_slice::<Record>(&b) {
+                    out.push(r);
+                }
+            }
+        }
+        out.sort_by(|a, b| b.created.cmp(&a.created).then(a.id.cmp(&b.id)));
+        Ok(out)
+    }
+
+    /// Finds a container by name, id or id prefix.
+    pub fn find(&self, key: &str) -> Result<Record, RuntimeError> {
+        let all = self.records()?;
+        if let Some(r) = all.iter().find(|r| r.name == key || r.id == key) {
+            return Ok(r.clone());
+        }
+        let m: Vec<&Record> = all.iter().filter(|r| key.len() >= 3 && r.id.starts_with(key)).collect();
+        if m.len() == 1 {
+            return Ok(m[0].clone());
+        }
+        Err(RuntimeError::NoSuchContainer(key.to_string()))
+    }
+
+    /// Diff ids that containers still use (kept by image garbage collection).
+    pub fn layers_in_use(&self) -> std::collections::BTreeSet<Digest> {
+        self.records().unwrap_or_default().into_iter().flat_map(|r| r.layers).collect()
+    }
+
+    /// Creates the record (under the store lock) for a new container from `opts`.
+    fn prepare(&self, opts: &RunOptions) -> Result<(Record, image::Image), RuntimeError> {
+        let _lock = self.store.lock()?;
+        let img = image::resolve(&self.store, &opts.image)?;
+        let lower = image::unpack_all(&self.store, &img)?;
+        let _ = lower;
+        let mut layers = Vec::new();
+        let mut blobs = Vec::new();
+        for (b, d) in img.layers()? {
+            blobs.push(b);
+            layers.push(d);
+        }
+        let existing = self.records()?;
+        let mut id = random_id();
+        while self.dir(&id).exists() {
+            id = random_id();
+        }
+        let name = opts.name.clone().unwrap_or_else(|| format!("c-{}", &id[..8]));
+        if !valid_name(&name) {
+            return Err(RuntimeError::BadName(name));
+        }
+        if existing.iter().any(|r| r.name == name || r.id == name) {
+            return Err(RuntimeError::NameInUse(name));
+        }
+        let me = std::process::id() as i32;
+        let rec = Record {
+            id: id.clone(),
+            name,
+            image: img.name.clone(),
+            image_id: img.config_digest.clone(),
+            command: opts.cmd.clone(),
+            created: now(),
+            status: Status::Creating,
+            pid: None,
+            pid_start: None,
+            exit_code: None,
+            layers,
+            layer_blobs: blobs,
+            rootfs: String::new(),
+            auto_remove: opts.rm,
+            owner: me,
+            owner_start: proc_start(me).unwrap_or(0),
+            cgroups_path: format!("/ondol/{id}"),
+        };
+        let dir = self.dir(&id);
+        fs::create_dir_all(&dir).map_err(io_err("cannot create the container directory", &dir))?;
+        self.save(&rec)?;
+        Ok((rec, img))
+    }
+
+    /// Builds the process settings from the image config and the options.
+    fn spec_input(&self, rec: &Record, img: &image::Image, opts: &RunOptions, rootfs: &Path) -> Result<SpecInput, RuntimeError> {
+        let cfg = img.config.config().clone().unwrap_or_default();
+        let entry = opts.entrypoint.clone().or_else(|| cfg.entrypoint().clone()).unwrap_or_default();
+        let cmd = if opts.cmd.is_empty() { cfg.cmd().clone().unwrap_or_default() } else { opts.cmd.clone() };
+        let args: Vec<String> = entry.into_iter().chain(cmd).collect();
+        if args.is_empty() {
+            return Err(RuntimeError::NoCommand);
+        }
+        let user = opts.user.clone().or_else(|| cfg.user().clone()).filter(|u| !u.is_empty()).unwrap_or_else(|| "0".into());
+        let (uid, gid, additional_gids) = resolve_user(rootfs, &user)?;
+        let mut volumes = Vec::new();
+        for v in &opts.volumes {
+            let vol = Volume::parse(v).ok_or_else(|| RuntimeError::BadVolume(v.clone()))?;
+            if !Path::new(&vol.host).exists() {
+                return Err(RuntimeError::MissingVolume(vol.host));
+            }
+            volumes.push(vol);
+        }
+        let hier = Hierarchy::host().ok().unwrap_or_default();
+        let mut env = merge_env(&cfg.env().clone().unwrap_or_default(), &opts.env);
+        env.push(format!("HOSTNAME={}", rec.name));
+        Ok(SpecInput {
+            args,
+            env,
+            cwd: opts.workdir.clone().or_else(|| cfg.working_dir().clone()).filter(|w| !w.is_empty()).unwrap_or_else(|| "/".into()),
+            uid,
+            gid,
+            additional_gids,
+            hostname: rec.name.clone(),
+            host_network: opts.host_network,
+            read_only: opts.read_only,
+            volumes,
+            limits: opts.limits,
+            v2_swap: hier.v2_swap(),
+            cgroups_path: rec.cgroups_path.clone(),
+            resolv_conf: opts.host_network,
+        })
+    }
+
+    /// Creates and starts the container; returns the init pid. Runs in the supervising process,
+    /// which must already be in a private mount namespace.
+    fn start(&self, rec: &mut Record, img: &image::Image, opts: &RunOptions, stdio: Stdio) -> Result<i32, RuntimeError> {
+        let dir = self.dir(&rec.id);
+        let lower: Vec<PathBuf> = rec.layers.iter().map(|d| self.store.layer_dir(d)).collect();
+        rec.rootfs = mount_rootfs(&self.store, &dir, &lower, &rec.layer_blobs)?;
+        let input = self.spec_input(rec, img, opts, &dir.join("bundle/rootfs"))?;
+        let spec = spec::generate(&input).map_err(|e| RuntimeError::Runtime(format!("generated config.json is invalid: {e}")))?;
+        let cfg = serde_json::to_vec_pretty(&spec).map_err(|e| RuntimeError::Runtime(e.to_string()))?;
+        write_atomic(&dir.join("bundle/config.json"), &cfg)?;
+        let mut b = ContainerBuilder::new(rec.id.clone(), SyscallType::Linux)
+            .with_root_path(self.store.runtime_dir())
+            .map_err(lc)?;
+        if let Stdio::Log = stdio {
+            let logp = dir.join("log");
+            let log = OpenOptions::new().create(true).append(true).open(&logp).map_err(io_err("cannot open the container log", &logp))?;
+            let log2 = log.try_clone().map_err(io_err("cannot open the container log", &logp))?;
+            let null = File::open("/dev/null").map_err(io_err("cannot open /dev/null", Path::new("/dev/null")))?;
+            b = b.with_stdin(OwnedFd::from(null)).with_stdout(OwnedFd::from(log)).with_stderr(OwnedFd::from(log2));
+        }
+        let mut c = b
+            .as_init(dir.join("bundle"))
+            .with_systemd(false)
+            .with_detach(matches!(stdio, Stdio::Log))
+            .build()
+            .map_err(lc)?;
+        let pid = c.pid().map(|p| p.as_raw()).ok_or_else(|| RuntimeError::Runtime("the container has no process".into()))?;
+        rec.pid = Some(pid);
+        rec.pid_start = proc_start(pid);
+        c.start().map_err(lc)?;
+        rec.status = Status::Running;
+        self.save(rec)?;
+        Ok(pid)
+    }
+
+    /// After the container's process is gone: record the status, release runtime resources.
+    fn finish(&self, rec: &mut Record, code: Option<i32>) {
+        rec.status = Status::Exited;
+        rec.exit_code = code;
+        let _ = self.save(rec);
+        self.release(rec);
+        if rec.auto_remove {
+            let _ = layer::remove_tree(&self.dir(&rec.id));
+        }
+    }
+
+    /// Removes libcontainer state, the cgroup and any mount of a container (idempotent).
+    fn release(&self, rec: &Record) {
+        let state = self.store.runtime_dir().join(&rec.id);
+        if state.exists() {
+            if let Ok(mut c) = libcontainer::container::Container::load(state.clone()) {
+                let _ = c.delete(true);
+            }
+            let _ = layer::remove_tree(&state);
+        }
+        if let Ok(h) = Hierarchy::host() {
+            let _ = h.destroy(&rec.cgroups_path, Duration::from_secs(5));
+        }
+        let rootfs = self.dir(&rec.id).join("bundle/rootfs");
+        let _ = nix::mount::umount2(&rootfs, MntFlags::MNT_DETACH);
+    }
+
+    /// `container run` in the foreground: stdio passes through, signals are forwarded, and the
+    /// container's exit status is returned.
+    pub fn run_foreground(&self, opts: &RunOptions) -> Result<i32, RuntimeError> {
+        let (mut rec, img) = self.prepare(opts)?;
+        install_forwarding();
+        let started = private_mount_ns().and_then(|_| self.start(&mut rec, &img, opts, Stdio::Inherit));
+        let pid = match started {
+            Ok(p) => p,
+            Err(e) => {
+                self.finish(&mut rec, None);
+                if !opts.rm {
+                    let _ = self.remove_files(&rec);
+                }
+                return Err(e);
+            }
+        };
+        set_forward_target(pid);
+        let code = wait_exit(pid);
+        FWD_PID.store(0, Ordering::SeqCst);
+        self.finish(&mut rec, Some(code));
+        Ok(code)
+    }
+
+    /// `container run -d`: a supervising process (forked, in its own session) runs the
+    /// container with output to the log and records its exit; returns the id once started.
+    pub fn run_detached(&self, opts: &RunOptions) -> Result<String, RuntimeError> {
+        let (mut rec, img) = self.prepare(opts)?;
+        let (rd, wr) = nix::unistd::pipe().map_err(sys("cannot create a pipe"))?;
+        // SAFETY: ondol is single-threaded here; the child only runs this function's code and exits.
+        match unsafe { nix::unistd::fork() }.map_err(sys("cannot fork the supervisor"))? {
+            nix::unistd::ForkResult::Parent { .. } => {
+                drop(wr);
+                let mut msg = String::new();
+                let _ = File::from(rd).read_to_string(&mut msg);
+                match msg.strip_prefix("ok") {
+                    Some(_) => Ok(rec.id),
+                    None if msg.is_empty() => Err(RuntimeError::Runtime("the supervisor died while starting the container; see `ondol container ps -a`".into())),
+                    None => Err(RuntimeError::Runtime(msg.trim_start_matches("err ").to_string())),
+                }
+            }
+            nix::unistd::ForkResult::Child => {
+                drop(rd);
+                let _ = nix::unistd::setsid();
+                let me = std::process::id() as i32;
+                rec.owner = me;
+                rec.owner_start = proc_start(me).unwrap_or(0);
+                let _ = self.save(&rec);
+                if let Ok(null) = OpenOptions::new().read(true).write(true).open("/dev/null") {
+                    for fd in 0..3 {
+                        let _ = nix::unistd::dup2(null.as_raw_fd(), fd);
+                    }
+                }
+                let mut w = File::from(wr);
+                let started = private_mount_ns().and_then(|_| self.start(&mut rec, &img, opts, Stdio::Log));
+                match started {
+                    Ok(pid) => {
+                        let _ = w.write_all(b"ok");
+                        drop(w);
+                        let code = wait_exit(pid);
+                        self.finish(&mut rec, Some(code));
+                    }
+                    Err(e) => {
+                        let _ = w.write_all(format!("err {}", chain(&e)).as_bytes());
+                        drop(w);
+                        self.finish(&mut rec, None);
+                        let _ = self.remove_files(&rec);
+                    }
+                }
+                std::process::exit(0);
+            }
+        }
+    }
+
+    /// Runs one build step: `args` in a container whose rootfs stacks `lower` under `upper`.
+    /// Output passes through; returns the exit status.
+    pub fn run_step(&self, img: &image::Image, args: Vec<String>, user: Option<String>) -> Result<(i32, PathBuf), RuntimeError> {
+        let opts = RunOptions {
+            image: img.config_digest.to_string(),
+            cmd: args,
+            entrypoint: Some(Vec::new()),
+            user,
+            host_network: true,
+            ..Default::default()
+        };
+        let (mut rec, img) = self.prepare(&opts)?;
+        // The step runs in a child so this process keeps the host's mount namespace.
+        // SAFETY: single-threaded; the child runs the container and exits with its status.
+        match unsafe { nix::unistd::fork() }.map_err(sys("cannot fork a build step"))? {
+            nix::unistd::ForkResult::Child => {
+                let r = private_mount_ns().and_then(|_| self.start(&mut rec, &img, &opts, Stdio::Inherit));
+                let code = match r {
+                    Ok(pid) => wait_exit(pid),
+                    Err(e) => {
+                        eprintln!("ondol: {}", chain(&e));
+                        125
+                    }
+                };
+                self.release(&rec);
+                std::process::exit(code);
+            }
+            nix::unistd::ForkResult::Parent { child } => {
+                let code = wait_exit(child.as_raw());
+                let upper = self.dir(&rec.id).join("upper");
+                Ok((code, upper))
+            }
+        }
+    }
+
+    /// The container directory of a record (the builder reads upper/ from it).
+    pub fn container_dir(&self, id: &str) -> PathBuf {
+        self.dir(id)
+    }
+
+    /// Removes a container by id without checks (builder cleanup).
+    pub fn discard(&self, id: &str) {
+        let d = self.dir(id);
+        if let Ok(b) = fs::read(d.join("record.json")) {
+            if let Ok(r) = serde_json::from_slice::<Record>(&b) {
+                self.release(&r);
+            }
+        }
+        let _ = layer::remove_tree(&d);
+    }
+
+    fn remove_files(&self, rec: &Record) -> Result<(), RuntimeError> {
+        let d = self.dir(&rec.id);
+        layer::remove_tree(&d).map_err(io_err("cannot remove the container directory", &d))?;
+        Ok(())
+    }
+
+    /// Sends a signal to a running container's process.
+    pub fn kill(&self, key: &str, sig: Signal) -> Result<Record, RuntimeError> {
+        let rec = self.find(key)?;
+        match rec.observe() {
+            Observed::Running(pid) => {
+                nix::sys::signal::kill(Pid::from_raw(pid), sig).map_err(sys(format!("cannot signal container {}", rec.name)))?;
+                Ok(rec)
+            }
+            _ => Err(RuntimeError::NotRunning(rec.name)),
+        }
+    }
+
+    /// SIGTERM, then SIGKILL after `timeout`.
+    pub fn stop(&self, key: &str, timeout: Duration) -> Result<Record, RuntimeError> {
+        let rec = self.find(key)?;
+        let Observed::Running(pid) = rec.observe() else {
+            return Ok(rec);
+        };
+        let _ = nix::sys::signal::kill(Pid::from_raw(pid), Signal::SIGTERM);
+        let deadline = Instant::now() + timeout;
+        while alive(rec.pid, rec.pid_start) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        if alive(rec.pid, rec.pid_start) {
+            let _ = nix::sys::signal::kill(Pid::from_raw(pid), Signal::SIGKILL);
+            if let Ok(h) = Hierarchy::host() {
+                h.destroy(&rec.cgroups_path, Duration::from_secs(5))?;
+            }
+        }
+        // Let the supervisor record the exit status.
+        let deadline = Instant::now() + Duration::from_secs(2);
+        while Instant::now() < deadline {
+            if let Ok(r) = self.find(&rec.id) {
+                if r.status == Status::Exited || proc_start(r.owner) != Some(r.owner_start) {
+                    return Ok(r);
+                }
+            } else {
+                return Ok(rec);
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        Ok(rec)
+    }
+
+    /// Removes a container: whatever processes, cgroups, state and files are left.
+    pub fn remove(&self, key: &str, force: bool) -> Result<Record, RuntimeError> {
+        let rec = self.find(key)?;
+        match rec.observe() {
+            Observed::Running(pid) if !force => {
+                let _ = pid;
+                return Err(RuntimeError::Running(rec.name));
+            }
+            Observed::Creating if !force => return Err(RuntimeError::Running(rec.name)),
+            Observed::Running(pid) => {
+                let _ = nix::sys::signal::kill(Pid::from_raw(pid), Signal::SIGKILL);
+            }
+            _ => {}
+        }
+        if force && proc_start(rec.owner) == Some(rec.owner_start) && rec.owner != std::process::id() as i32 {
+            // A supervisor still waiting: it exits once the container is gone.
+            let _ = nix::sys::signal::kill(Pid::from_raw(rec.owner), Signal::SIGKILL);
+        }
+        self.release(&rec);
+        self.remove_files(&rec)?;
+        Ok(rec)
+    }
+
+    /// The log of a detached container.
+    pub fn log_path(&self, key: &str) -> Result<PathBuf, RuntimeError> {
+        let rec = self.find(key)?;
+        Ok(self.dir(&rec.id).join("log"))
+    }
+
+    /// Runs a command in a running container; returns its exit status.
+    pub fn exec(&self, key: &str, args: Vec<String>, env: Vec<String>) -> Result<i32, RuntimeError> {
+        let rec = self.find(key)?;
+        if !matches!(rec.observe(), Observed::Running(_)) {
+            return Err(RuntimeError::NotRunning(rec.name));
+        }
+        install_forwarding();
+        let mut b = ContainerBuilder::new(rec.id.clone(), SyscallType::Linux)
+            .with_root_path(self.store.runtime_dir())
+            .map_err(lc)?
+            .as_tenant()
+            .with_container_args(args)
+            .with_detach(false);
+        if !env.is_empty() {
+            let m = env
+                .iter()
+                .filter_map(|e| e.split_once('=').map(|(k, v)| (k.to_string(), v.to_string())))
+                .collect();
+            b = b.with_env(m);
+        }
+        let pid = b.build().map_err(lc)?;
+        set_forward_target(pid.as_raw());
+        Ok(wait_exit(pid.as_raw()))
+    }
+}
+
+/// Makes an io::Error from a message (used by callers that need one).
+pub fn other(msg: impl Into<String>) -> io::Error {
+    io::Error::other(msg.into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn users_resolve_from_the_image_files() {
+        let t = tempfile::tempdir().unwrap();
+        fs::create_dir(t.path().join("etc")).unwrap();
+        fs::write(t.path().join("etc/passwd"), "root:x:0:0::/root:/bin/sh\nweb:x:33:33::/:/bin/sh\n").unwrap();
+        fs::write(t.path().join("etc/group"), "root:x:0:\nwww:x:33:\nlog:x:4:web\n").unwrap();
+        assert_eq!(resolve_user(t.path(), "web").unwrap(), (33, 33, vec![4]));
+        assert_eq!(resolve_user(t.path(), "1000:www").unwrap(), (1000, 33, vec![]));
+        assert_eq!(resolve_user(t.path(), "0").unwrap(), (0, 0, vec![]));
+        assert!(matches!(resolve_user(t.path(), "nobody"), Err(RuntimeError::NoSuchUser(_))));
+        assert!(matches!(resolve_user(t.path(), "web:nogroup"), Err(RuntimeError::NoSuchGroup(_))));
+    }
+
+    #[test]
+    fn passwd_symlink_out_of_the_image_is_not_followed() {
+        let t = tempfile::tempdir().unwrap();
+        let outside = t.path().join("host-passwd");
+        fs::write(&outside, "evil:x:7:7::/:/bin/sh\n").unwrap();
+        let root = t.path().join("root");
+        fs::create_dir_all(root.join("etc")).unwrap();
+        std::os::unix::fs::symlink(&outside, root.join("etc/passwd")).unwrap();
+        assert!(matches!(resolve_user(&root, "evil"), Err(RuntimeError::NoSuchUser(_))));
+    }
+
+    #[test]
+    fn env_overrides_by_key_and_keeps_a_path() {
+        let e = merge_env(&["A=1".into(), "B=2".into()], &["A=3".into()]);
+        assert!(e.contains(&"A=3".to_string()) && e.contains(&"B=2".to_string()));
+        assert!(!e.contains(&"A=1".to_string()));
+        assert!(e.iter().any(|x| x.starts_with("PATH=")));
+    }
+
+    #[test]
+    fn signals_parse_by_name_and_number() {
+        assert_eq!(parse_signal("TERM").unwrap(), Signal::SIGTERM);
+        assert_eq!(parse_signal("SIGKILL").unwrap(), Signal::SIGKILL);
+        assert_eq!(parse_signal("9").unwrap(), Signal::SIGKILL);
+        assert!(parse_signal("NOPE").is_err());
+    }
+
+    #[test]
+    fn record_of_a_dead_creator_is_observed_dead() {
+        let r = Record {
+            id: "x".into(),
+            name: "x".into(),
+            image: "i".into(),
+            image_id: Digest::of(b""),
+            command: vec![],
+            created: 0,
+            status: Status::Creating,
+            pid: None,
+            pid_start: None,
+            exit_code: None,
+            layers: vec![],
+            layer_blobs: vec![],
+            rootfs: String::new(),
+            auto_remove: false,
+            owner: i32::MAX - 1,
+            owner_start: 1,
+            cgroups_path: "/ondol/x".into(),
+        };
+        assert_eq!(r.observe(), Observed::Dead);
+        let me = std::process::id() as i32;
+        let live = Record { owner: me, owner_start: proc_start(me).unwrap(), ..r.clone() };
+        assert_eq!(live.observe(), Observed::Creating);
+        let ran = Record { status: Status::Running, pid: Some(i32::MAX - 1), pid_start: Some(5), ..r };
+        assert_eq!(ran.observe(), Observed::Exited(None));
+    }
+}
