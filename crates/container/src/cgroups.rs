@@ -13,14 +13,16 @@ use std::time::{Duration, Instant};
 /// What can go wrong with cgroups.
 #[derive(Debug, thiserror::Error)]
 pub enum CgroupError {
-    #[error("'{0}' is not a memory size; use a number with an optional unit: 64m, 1g, 512k, 1048576")]
+    #[error(
+        "'{0}' is not a memory size; use a number with an optional unit: 64m, 1g, 512k, 1048576"
+    )]
     BadMemory(String),
     #[error("'{0}' is not a CPU count; use a positive number such as 0.5 or 2")]
     BadCpus(String),
     #[error("'{0}' is not a process limit; use a positive whole number such as 100")]
     BadPids(String),
-    #[error("cannot clean up cgroup {path}: {source}; remove it by hand once its processes are gone")]
-    Cleanup { path: PathBuf, source: io::Error },
+    #[error("cannot clean up cgroup {path}: {err}; remove it by hand once its processes are gone")]
+    Cleanup { path: PathBuf, err: io::Error },
 }
 
 /// The cgroup layout of a machine, read from /proc/self/mountinfo.
@@ -64,11 +66,13 @@ impl Hierarchy {
                 "cgroup" => {
                     for opt in r[2].split(',') {
                         let name = match opt {
-                            "rw" | "ro" | "relatime" | "noatime" | "nosuid" | "nodev" | "noexec" | "clone_children" | "xattr" => continue,
+                            "rw" | "ro" | "relatime" | "noatime" | "nosuid" | "nodev"
+                            | "noexec" | "clone_children" | "xattr" => continue,
                             o if o.starts_with("release_agent=") => continue,
                             o => o,
                         };
-                        h.v1.entry(name.to_string()).or_insert_with(|| mount_point.clone());
+                        h.v1.entry(name.to_string())
+                            .or_insert_with(|| mount_point.clone());
                     }
                 }
                 _ => {}
@@ -79,18 +83,26 @@ impl Hierarchy {
 
     /// The running machine's hierarchy.
     pub fn host() -> io::Result<Hierarchy> {
-        Ok(Hierarchy::from_mountinfo(&fs::read_to_string("/proc/self/mountinfo")?))
+        Ok(Hierarchy::from_mountinfo(&fs::read_to_string(
+            "/proc/self/mountinfo",
+        )?))
     }
 
     /// Whether a unified machine accounts swap (so memory.swap.max can be written).
     pub fn v2_swap(&self) -> bool {
         self.mode() == Mode::Unified
-            && fs::read_to_string("/proc/self/cgroup").ok().is_some_and(|s| {
-                s.lines()
-                    .find_map(|l| l.strip_prefix("0::"))
-                    .zip(self.v2.as_ref())
-                    .is_some_and(|(rel, m)| m.join(rel.trim_start_matches('/')).join("memory.swap.max").exists())
-            })
+            && fs::read_to_string("/proc/self/cgroup")
+                .ok()
+                .is_some_and(|s| {
+                    s.lines()
+                        .find_map(|l| l.strip_prefix("0::"))
+                        .zip(self.v2.as_ref())
+                        .is_some_and(|(rel, m)| {
+                            m.join(rel.trim_start_matches('/'))
+                                .join("memory.swap.max")
+                                .exists()
+                        })
+                })
     }
 
     pub fn mode(&self) -> Mode {
@@ -122,7 +134,11 @@ impl Hierarchy {
             .dirs(cgroup_path)
             .iter()
             .filter_map(|d| fs::read_to_string(d.join("cgroup.procs")).ok())
-            .flat_map(|s| s.lines().filter_map(|l| l.trim().parse().ok()).collect::<Vec<i32>>())
+            .flat_map(|s| {
+                s.lines()
+                    .filter_map(|l| l.trim().parse().ok())
+                    .collect::<Vec<i32>>()
+            })
             .collect();
         pids.sort_unstable();
         pids.dedup();
@@ -178,10 +194,10 @@ fn remove_cgroup_dir(d: &Path, deadline: Instant) -> Result<(), CgroupError> {
                 let _ = e;
                 std::thread::sleep(Duration::from_millis(10));
             }
-            Err(source) => {
+            Err(err) => {
                 return Err(CgroupError::Cleanup {
                     path: d.to_path_buf(),
-                    source,
+                    err,
                 });
             }
         }
@@ -194,7 +210,10 @@ fn unescape(s: &str) -> String {
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
     while i < b.len() {
-        if b[i] == b'\\' && i + 3 < b.len() + 0 && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c)) {
+        if b[i] == b'\\'
+            && i + 3 < b.len() + 0
+            && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c))
+        {
             let v = (b[i + 1] - b'0') * 64 + (b[i + 2] - b'0') * 8 + (b[i + 3] - b'0');
             out.push(v);
             i += 4;
@@ -245,7 +264,10 @@ pub fn parse_memory(s: &str) -> Result<i64, CgroupError> {
 }
 
 pub fn parse_cpus(s: &str) -> Result<f64, CgroupError> {
-    let v: f64 = s.trim().parse().map_err(|_| CgroupError::BadCpus(s.to_string()))?;
+    let v: f64 = s
+        .trim()
+        .parse()
+        .map_err(|_| CgroupError::BadCpus(s.to_string()))?;
     if !v.is_finite() || v <= 0.0 || v > 1024.0 {
         return Err(CgroupError::BadCpus(s.to_string()));
     }
@@ -262,7 +284,8 @@ pub fn parse_pids(s: &str) -> Result<i64, CgroupError> {
 impl Limits {
     /// The CFS quota for `cpus` per [`CPU_PERIOD`].
     pub fn cpu_quota(&self) -> Option<i64> {
-        self.cpus.map(|c| (c * CPU_PERIOD as f64).round().max(1000.0) as i64)
+        self.cpus
+            .map(|c| (c * CPU_PERIOD as f64).round().max(1000.0) as i64)
     }
 
     /// The limits as OCI linux.resources (JSON), which libcontainer writes to v1 or v2 files.
@@ -312,7 +335,10 @@ mod tests {
     fn hybrid_machine_puts_a_container_in_each_v1_hierarchy() {
         let h = Hierarchy::from_mountinfo(HYBRID);
         assert_eq!(h.mode(), Mode::Hybrid);
-        assert_eq!(h.v1.get("cpuacct"), Some(&PathBuf::from("/sys/fs/cgroup/cpu,cpuacct")));
+        assert_eq!(
+            h.v1.get("cpuacct"),
+            Some(&PathBuf::from("/sys/fs/cgroup/cpu,cpuacct"))
+        );
         assert!(h.v1.contains_key("name=systemd"));
         let dirs = h.dirs("/ondol/abc");
         assert!(dirs.contains(&PathBuf::from("/sys/fs/cgroup/memory/ondol/abc")));
@@ -325,7 +351,10 @@ mod tests {
     fn unified_machine_has_one_directory_per_container() {
         let h = Hierarchy::from_mountinfo(UNIFIED);
         assert_eq!(h.mode(), Mode::Unified);
-        assert_eq!(h.dirs("/ondol/abc"), vec![PathBuf::from("/sys/fs/cgroup/ondol/abc")]);
+        assert_eq!(
+            h.dirs("/ondol/abc"),
+            vec![PathBuf::from("/sys/fs/cgroup/ondol/abc")]
+        );
         assert_eq!(Hierarchy::from_mountinfo("").mode(), Mode::Legacy);
     }
 
@@ -374,7 +403,15 @@ mod tests {
         fs::write(root.join("cgroup.subtree_control"), "").unwrap();
         let leaf = root.join("ondol/c1");
         fs::create_dir_all(&leaf).unwrap();
-        for f in ["cgroup.controllers", "cgroup.subtree_control", "memory.max", "memory.swap.max", "cpu.max", "pids.max", "cgroup.procs"] {
+        for f in [
+            "cgroup.controllers",
+            "cgroup.subtree_control",
+            "memory.max",
+            "memory.swap.max",
+            "cpu.max",
+            "pids.max",
+            "cgroup.procs",
+        ] {
             fs::write(root.join("ondol").join(f), "").unwrap();
             fs::write(leaf.join(f), "").unwrap();
         }
@@ -386,7 +423,9 @@ mod tests {
             pids: Some(32),
         };
         let res = limits.to_resources(true);
-        let m = libcgroups::v2::manager::Manager::new(root.to_path_buf(), PathBuf::from("ondol/c1")).unwrap();
+        let m =
+            libcgroups::v2::manager::Manager::new(root.to_path_buf(), PathBuf::from("ondol/c1"))
+                .unwrap();
         m.apply(&ControllerOpt {
             resources: &res,
             disable_oom_killer: false,

@@ -14,10 +14,6 @@ use std::path::{Component, Path, PathBuf};
 #[derive(Debug, thiserror::Error)]
 pub enum LayerError {
     #[error(
-        "layer entry '{0}' is an absolute path; a layer must hold relative paths: the layer is malformed, refusing it"
-    )]
-    Absolute(String),
-    #[error(
         "layer entry '{0}' climbs out of the image root with '..'; the layer is malformed or malicious, refusing it"
     )]
     Traversal(String),
@@ -47,14 +43,14 @@ pub enum LayerError {
         "layer compression is unreadable ({0}); the layer is truncated or corrupt: fetch or export the image again"
     )]
     Compression(String),
-    #[error("cannot write '{path}' while unpacking a layer: {source}")]
-    Io { path: PathBuf, source: io::Error },
+    #[error("cannot write '{path}' while unpacking a layer: {err}")]
+    Io { path: PathBuf, err: io::Error },
 }
 
 fn ioe(path: &Path) -> impl FnOnce(io::Error) -> LayerError + '_ {
-    move |source| LayerError::Io {
+    move |err| LayerError::Io {
         path: path.to_path_buf(),
-        source,
+        err,
     }
 }
 
@@ -84,14 +80,15 @@ pub fn decompress<'a>(r: impl Read + 'a) -> Result<Box<dyn Read + 'a>, LayerErro
     }
 }
 
-/// Turns a tar entry path into a clean relative path, or refuses it.
+/// Turns a tar entry path into a clean path relative to the image root, or refuses it.
 pub fn clean_path(raw: &[u8]) -> Result<PathBuf, LayerError> {
     let shown = String::from_utf8_lossy(raw).into_owned();
     let p = Path::new(std::ffi::OsStr::from_bytes(raw));
     let mut out = PathBuf::new();
     for c in p.components() {
         match c {
-            Component::Prefix(_) | Component::RootDir => return Err(LayerError::Absolute(shown)),
+            // A leading '/' means the image root (as tar and every image tool read it).
+            Component::Prefix(_) | Component::RootDir => {}
             Component::ParentDir => return Err(LayerError::Traversal(shown)),
             Component::CurDir => {}
             Component::Normal(n) => out.push(n),
@@ -411,7 +408,7 @@ pub fn unpack(src: impl Read, dest: &Path, mode: Mode) -> Result<Unpacked, Layer
 fn tar_io(e: io::Error) -> LayerError {
     LayerError::Io {
         path: PathBuf::from("<layer tar>"),
-        source: e,
+        err: e,
     }
 }
 
@@ -622,11 +619,13 @@ mod tests {
     }
 
     #[test]
-    fn absolute_entry_is_refused() {
+    fn absolute_entry_stays_inside_the_root() {
         let t = tempfile::tempdir().unwrap();
-        let tar = T::new().file("/etc/passwd", "root::0:0").bytes();
-        let err = unpack(&tar[..], t.path(), Mode::Apply).unwrap_err();
-        assert!(matches!(err, LayerError::Absolute(_)), "{err}");
+        let root = t.path().join("root");
+        fs::create_dir(&root).unwrap();
+        let tar = T::new().dir("/").file("/etc/passwd", "root::0:0").bytes();
+        unpack(&tar[..], &root, Mode::Apply).unwrap();
+        assert_eq!(read(&root.join("etc/passwd")), "root::0:0");
     }
 
     #[test]

@@ -32,7 +32,8 @@ pub struct State {
 impl Oci {
     pub fn new(root: impl Into<PathBuf>) -> Result<Oci, RuntimeError> {
         let root = root.into();
-        std::fs::create_dir_all(&root).map_err(|e| RuntimeError::Runtime(format!("cannot create {}: {e}", root.display())))?;
+        std::fs::create_dir_all(&root)
+            .map_err(|e| RuntimeError::Runtime(format!("cannot create {}: {e}", root.display())))?;
         Ok(Oci { root })
     }
 
@@ -49,24 +50,55 @@ impl Oci {
     /// Checks config.json before anything is created, so a bad bundle leaves nothing behind.
     pub fn check_bundle(bundle: &Path) -> Result<(), RuntimeError> {
         let p = bundle.join("config.json");
-        let data = std::fs::read(&p).map_err(|e| RuntimeError::Runtime(format!("cannot read {}: {e}; give the bundle directory that holds config.json", p.display())))?;
+        let data = std::fs::read(&p).map_err(|e| {
+            RuntimeError::Runtime(format!(
+                "cannot read {}: {e}; give the bundle directory that holds config.json",
+                p.display()
+            ))
+        })?;
         let spec: oci_spec::runtime::Spec = serde_json::from_slice(&data)
             .map_err(|e| RuntimeError::Runtime(format!("{} is not a valid OCI runtime config: {e}; fix it (e.g. regenerate it with `runc spec`)", p.display())))?;
-        let root = spec.root().as_ref().ok_or_else(|| RuntimeError::Runtime(format!("{} has no root.path; add the rootfs directory", p.display())))?;
-        let rootfs = if root.path().is_absolute() { root.path().clone() } else { bundle.join(root.path()) };
+        let root = spec.root().as_ref().ok_or_else(|| {
+            RuntimeError::Runtime(format!(
+                "{} has no root.path; add the rootfs directory",
+                p.display()
+            ))
+        })?;
+        let rootfs = if root.path().is_absolute() {
+            root.path().clone()
+        } else {
+            bundle.join(root.path())
+        };
         if !rootfs.is_dir() {
-            return Err(RuntimeError::Runtime(format!("the bundle's rootfs {} is not a directory; unpack the image there first", rootfs.display())));
+            return Err(RuntimeError::Runtime(format!(
+                "the bundle's rootfs {} is not a directory; unpack the image there first",
+                rootfs.display()
+            )));
         }
-        if spec.process().as_ref().is_none_or(|p| p.args().as_ref().is_none_or(|a| a.is_empty())) {
-            return Err(RuntimeError::Runtime(format!("{} has no process.args; say what to run", p.display())));
+        if spec
+            .process()
+            .as_ref()
+            .is_none_or(|p| p.args().as_ref().is_none_or(|a| a.is_empty()))
+        {
+            return Err(RuntimeError::Runtime(format!(
+                "{} has no process.args; say what to run",
+                p.display()
+            )));
         }
         Ok(())
     }
 
     /// `create`: sets up the container and leaves its process waiting for `start`.
-    pub fn create(&self, id: &str, bundle: &Path, pid_file: Option<&Path>, console_socket: Option<&Path>) -> Result<i32, RuntimeError> {
+    pub fn create(
+        &self,
+        id: &str,
+        bundle: &Path,
+        pid_file: Option<&Path>,
+        console_socket: Option<&Path>,
+    ) -> Result<i32, RuntimeError> {
         Self::check_bundle(bundle)?;
-        let bundle = std::fs::canonicalize(bundle).map_err(|e| RuntimeError::Runtime(format!("{}: {e}", bundle.display())))?;
+        let bundle = std::fs::canonicalize(bundle)
+            .map_err(|e| RuntimeError::Runtime(format!("{}: {e}", bundle.display())))?;
         let mut b = ContainerBuilder::new(id.to_string(), SyscallType::Linux)
             .with_root_path(self.root.clone())
             .map_err(lc)?
@@ -76,7 +108,11 @@ impl Oci {
         if let Some(p) = pid_file {
             b = b.with_pid_file(Some(p)).map_err(lc)?;
         }
-        let c = b.as_init(bundle).with_systemd(false).with_detach(true).build();
+        let c = b
+            .as_init(bundle)
+            .with_systemd(false)
+            .with_detach(true)
+            .build();
         match c {
             Ok(c) => Ok(c.pid().map(|p| p.as_raw()).unwrap_or(0)),
             Err(e) => {

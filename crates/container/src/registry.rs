@@ -14,7 +14,9 @@ use std::time::Duration;
 pub enum RegistryError {
     #[error("'{0}' names no registry; use HOST:PORT/NAME:TAG (e.g. 127.0.0.1:5000/busybox:latest)")]
     NoRegistry(String),
-    #[error("cannot reach the registry at {url}: {detail}; check that it is running and the address is right")]
+    #[error(
+        "cannot reach the registry at {url}: {detail}; check that it is running and the address is right"
+    )]
     Unreachable { url: String, detail: String },
     #[error("the registry answered {status} to {method} {url}{hint}")]
     Status {
@@ -23,7 +25,9 @@ pub enum RegistryError {
         status: u16,
         hint: &'static str,
     },
-    #[error("the registry sent a blob that does not match its digest {0}; the registry's copy is corrupt: push it again")]
+    #[error(
+        "the registry sent a blob that does not match its digest {0}; the registry's copy is corrupt: push it again"
+    )]
     Corrupt(Digest),
     #[error(transparent)]
     Image(#[from] ImageError),
@@ -41,7 +45,9 @@ struct Client {
 
 fn hint(status: u16) -> &'static str {
     match status {
-        401 | 403 => " (the registry wants credentials; ondol supports only registries without authentication)",
+        401 | 403 => {
+            " (the registry wants credentials; ondol supports only registries without authentication)"
+        }
         404 => " (no such image or blob in the registry: check the name and tag)",
         _ => "",
     }
@@ -125,7 +131,9 @@ impl Client {
         let rd = resp.body_mut().as_reader();
         match txn.put_blob(rd, Some(d)) {
             Ok(_) => Ok(()),
-            Err(ImageError::Store(StoreError::Mismatch { .. })) => Err(RegistryError::Corrupt(d.clone())),
+            Err(ImageError::Store(StoreError::Mismatch { .. })) => {
+                Err(RegistryError::Corrupt(d.clone()))
+            }
             Err(e) => Err(e.into()),
         }
     }
@@ -171,7 +179,9 @@ impl Client {
         let mut put = self.absolute(loc);
         put.push(if put.contains('?') { '&' } else { '?' });
         put.push_str(&format!("digest={d}"));
-        let size = std::fs::metadata(store.blob_path(d)).map_err(|_| StoreError::MissingBlob(d.clone()))?.len();
+        let size = std::fs::metadata(store.blob_path(d))
+            .map_err(|_| StoreError::MissingBlob(d.clone()))?
+            .len();
         let mut rd = store.open_blob(d)?;
         let body = ureq::SendBody::from_reader(&mut rd as &mut dyn Read);
         let resp = self
@@ -224,13 +234,23 @@ pub fn pull(store: &Store, r: &str) -> Result<Image, RegistryError> {
             what: format!("index of {r}"),
             detail: e.to_string(),
         })?;
-        let want = if std::env::consts::ARCH == "x86_64" { "amd64" } else { std::env::consts::ARCH };
+        let want = if std::env::consts::ARCH == "x86_64" {
+            "amd64"
+        } else {
+            std::env::consts::ARCH
+        };
         let pick = idx
             .manifests()
             .iter()
-            .find(|d| d.platform().as_ref().is_some_and(|p| p.architecture().to_string() == want))
+            .find(|d| {
+                d.platform()
+                    .as_ref()
+                    .is_some_and(|p| p.architecture().to_string() == want)
+            })
             .or(idx.manifests().first())
-            .ok_or_else(|| ImageError::Unsupported(format!("{r}: the registry's index lists no image")))?;
+            .ok_or_else(|| {
+                ImageError::Unsupported(format!("{r}: the registry's index lists no image"))
+            })?;
         let d = dig(pick.digest())?;
         let (b, _) = c.manifest(&d.to_string())?;
         if Digest::of(&b) != d {

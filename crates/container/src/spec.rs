@@ -136,6 +136,20 @@ pub fn default_seccomp() -> Value {
     })
 }
 
+fn nofile_hard() -> u64 {
+    let mut r = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit writes into the rlimit struct we pass.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut r) } != 0
+        || r.rlim_max == libc::RLIM_INFINITY
+    {
+        return 1_048_576;
+    }
+    r.rlim_max
+}
+
 /// Builds config.json for `rootfs` ("rootfs" relative to the bundle).
 pub fn generate(i: &SpecInput) -> Result<Spec, serde_json::Error> {
     let mut v = serde_json::to_value(Spec::default())?;
@@ -149,10 +163,17 @@ pub fn generate(i: &SpecInput) -> Result<Spec, serde_json::Error> {
         "env": i.env,
         "cwd": i.cwd,
         "capabilities": { "bounding": caps, "effective": caps, "permitted": caps },
-        "rlimits": [{ "type": "RLIMIT_NOFILE", "hard": 1048576u64, "soft": 1048576u64 }],
+        // As many open files as this process may have (raising the hard limit needs privileges
+        // a sandboxed root may lack).
+        "rlimits": [{ "type": "RLIMIT_NOFILE", "hard": nofile_hard(), "soft": nofile_hard() }],
         "noNewPrivileges": true
     });
-    let mut ns = vec![json!({"type": "pid"}), json!({"type": "ipc"}), json!({"type": "uts"}), json!({"type": "mount"})];
+    let mut ns = vec![
+        json!({"type": "pid"}),
+        json!({"type": "ipc"}),
+        json!({"type": "uts"}),
+        json!({"type": "mount"}),
+    ];
     if !i.host_network {
         ns.push(json!({"type": "network"}));
     }
@@ -161,7 +182,10 @@ pub fn generate(i: &SpecInput) -> Result<Spec, serde_json::Error> {
     v["linux"]["resources"] = i.limits.to_resources_json(i.v2_swap);
     v["linux"]["seccomp"] = default_seccomp();
     // Mounts: the defaults, minus the cgroup mount on hybrid hosts is fine (read-only bind).
-    let mounts = v["mounts"].as_array_mut().map(std::mem::take).unwrap_or_default();
+    let mounts = v["mounts"]
+        .as_array_mut()
+        .map(std::mem::take)
+        .unwrap_or_default();
     let mut mounts: Vec<Value> = mounts
         .into_iter()
         .filter(|m| !(i.host_network && m["destination"] == "/sys"))
@@ -205,15 +229,39 @@ mod tests {
         let p = s.process().as_ref().unwrap();
         assert_eq!(p.no_new_privileges(), Some(true));
         let caps = p.capabilities().as_ref().unwrap();
-        let bounding: Vec<String> = caps.bounding().as_ref().unwrap().iter().map(|c| c.to_string()).collect();
+        let bounding: Vec<String> = caps
+            .bounding()
+            .as_ref()
+            .unwrap()
+            .iter()
+            .map(|c| c.to_string())
+            .collect();
         assert_eq!(bounding.len(), DEFAULT_CAPS.len());
-        assert!(!bounding.iter().any(|c| c.contains("SYS_ADMIN")), "{bounding:?}");
+        assert!(
+            !bounding.iter().any(|c| c.contains("SYS_ADMIN")),
+            "{bounding:?}"
+        );
         let linux = s.linux().as_ref().unwrap();
         let seccomp = linux.seccomp().as_ref().unwrap();
-        let denied: Vec<&String> = seccomp.syscalls().as_ref().unwrap().iter().flat_map(|r| r.names()).collect();
+        let denied: Vec<&String> = seccomp
+            .syscalls()
+            .as_ref()
+            .unwrap()
+            .iter()
+            .flat_map(|r| r.names())
+            .collect();
         assert!(denied.iter().any(|n| *n == "mount") && denied.iter().any(|n| *n == "kexec_load"));
-        let ns: Vec<String> = linux.namespaces().as_ref().unwrap().iter().map(|n| format!("{:?}", n.typ())).collect();
-        assert!(ns.contains(&"Network".to_string()) && ns.contains(&"Pid".to_string()), "{ns:?}");
+        let ns: Vec<String> = linux
+            .namespaces()
+            .as_ref()
+            .unwrap()
+            .iter()
+            .map(|n| format!("{:?}", n.typ()))
+            .collect();
+        assert!(
+            ns.contains(&"Network".to_string()) && ns.contains(&"Pid".to_string()),
+            "{ns:?}"
+        );
     }
 
     #[test]
@@ -226,7 +274,13 @@ mod tests {
         let ns = s.linux().as_ref().unwrap().namespaces().as_ref().unwrap();
         assert!(!ns.iter().any(|n| format!("{:?}", n.typ()) == "Network"));
         assert_eq!(s.root().as_ref().unwrap().readonly(), Some(true));
-        let m = s.mounts().as_ref().unwrap().iter().find(|m| m.destination().to_str() == Some("/data")).unwrap();
+        let m = s
+            .mounts()
+            .as_ref()
+            .unwrap()
+            .iter()
+            .find(|m| m.destination().to_str() == Some("/data"))
+            .unwrap();
         assert!(m.options().as_ref().unwrap().iter().any(|o| o == "ro"));
     }
 

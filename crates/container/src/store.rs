@@ -23,13 +23,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 /// What can go wrong in the store.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    #[error(
-        "{what}: {source} (check that {path} is writable by this user and the disk is not full)"
-    )]
+    #[error("{what}: {err} (check that {path} is writable by this user and the disk is not full)")]
     Io {
         what: String,
         path: PathBuf,
-        source: io::Error,
+        err: io::Error,
     },
     #[error(
         "blob {digest} is corrupt: {detail}; remove the image that uses it and import or pull it again"
@@ -50,7 +48,7 @@ pub enum StoreError {
 pub(crate) fn io_err(what: impl Into<String>, path: &Path) -> impl FnOnce(io::Error) -> StoreError {
     let what = what.into();
     let path = path.to_path_buf();
-    move |source| StoreError::Io { what, path, source }
+    move |err| StoreError::Io { what, path, err }
 }
 
 /// Largest JSON document (manifest, config, index) the store reads into memory.
