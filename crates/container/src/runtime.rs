@@ -573,6 +573,14 @@ impl Runtime {
     fn prepare(&self, opts: &RunOptions) -> Result<(Record, image::Image), RuntimeError> {
         let _lock = self.store.lock()?;
         let img = image::resolve(&self.store, &opts.image)?;
+        self.prepare_locked(opts, img)
+    }
+
+    fn prepare_locked(
+        &self,
+        opts: &RunOptions,
+        img: image::Image,
+    ) -> Result<(Record, image::Image), RuntimeError> {
         let lower = image::unpack_all(&self.store, &img)?;
         let _ = lower;
         let mut layers = Vec::new();
@@ -851,16 +859,23 @@ impl Runtime {
         img: &image::Image,
         args: Vec<String>,
         user: Option<String>,
+        env: Vec<String>,
+        workdir: Option<String>,
     ) -> Result<(i32, PathBuf), RuntimeError> {
         let opts = RunOptions {
-            image: img.config_digest.to_string(),
+            image: img.name.clone(),
             cmd: args,
             entrypoint: Some(Vec::new()),
             user,
+            env,
+            workdir,
             host_network: true,
             ..Default::default()
         };
-        let (mut rec, img) = self.prepare(&opts)?;
+        let (mut rec, img) = {
+            let _lock = self.store.lock()?;
+            self.prepare_locked(&opts, img.clone())?
+        };
         // The step runs in a child so this process keeps the host's mount namespace.
         // SAFETY: single-threaded; the child runs the container and exits with its status.
         match unsafe { nix::unistd::fork() }.map_err(sys("cannot fork a build step"))? {
