@@ -173,7 +173,7 @@ mod tests {
             Step::Run(vec![
                 "/bin/sh".into(),
                 "-c".into(),
-                "echo hi    && true".into()
+                "echo hi  && true".into()
             ])
         );
         assert_eq!(

@@ -51,7 +51,9 @@ impl Env {
 
     fn cmd(&self, args: &[&str]) -> Command {
         let mut c = Command::new(env!("CARGO_BIN_EXE_ondol"));
-        c.args(args).arg("--root").arg(&self.root);
+        // --root right after the subcommand, before any trailing container command.
+        let n = args.len().min(2);
+        c.args(&args[..n]).arg("--root").arg(&self.root).args(&args[n..]);
         c
     }
 
@@ -805,7 +807,9 @@ fn oci_create_start_state_kill_delete_on_a_bundle() {
         .replace("\"terminal\": true", "\"terminal\": false")
         .replacen("\"sh\"", "\"sleep\", \"60\"", 1);
     fs::write(bundle.join("config.json"), cfg).unwrap();
-    e.ok(&["oci", "create", "--bundle", bundle.to_str().unwrap(), "o1"]);
+    // create passes its stdio to the container: give it none, or the test waits for sleep.
+    let o = e.cmd(&["oci", "create", "--bundle", bundle.to_str().unwrap(), "o1"]).stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null()).status().unwrap();
+    assert!(o.success());
     assert!(e.ok(&["oci", "state", "o1"]).contains("\"created\""));
     e.ok(&["oci", "start", "o1"]);
     assert!(e.ok(&["oci", "state", "o1"]).contains("\"running\""));
