@@ -160,7 +160,7 @@ fn memory_limit_kills_a_process_over_it() {
 #[test]
 fn pids_limit_stops_a_fork_bomb() {
     let e = Env::new();
-    let bomb = "n=0; while [ $n -lt 200 ]; do sleep 5 & n=$((n+1)); done 2>/dev/null; ls /proc | grep -c '^[0-9]'";
+    let bomb = "n=0; while [ $n -lt 200 ]; do sleep 5 & n=$((n+1)); done 2>/dev/null; set -- /proc/[0-9]*; echo $#";
     let out = e.run(&[
         "container",
         "run",
@@ -802,11 +802,10 @@ fn oci_create_start_state_kill_delete_on_a_bundle() {
         .arg(&bundle)
         .status()
         .unwrap();
-    let cfg = fs::read_to_string(bundle.join("config.json")).unwrap();
-    let cfg = cfg
-        .replace("\"terminal\": true", "\"terminal\": false")
-        .replacen("\"sh\"", "\"sleep\", \"60\"", 1);
-    fs::write(bundle.join("config.json"), cfg).unwrap();
+    let mut cfg: serde_json::Value = serde_json::from_slice(&fs::read(bundle.join("config.json")).unwrap()).unwrap();
+    cfg["process"]["terminal"] = serde_json::json!(false);
+    cfg["process"]["args"] = serde_json::json!(["sleep", "60"]);
+    fs::write(bundle.join("config.json"), cfg.to_string()).unwrap();
     // create passes its stdio to the container: give it none, or the test waits for sleep.
     let o = e.cmd(&["oci", "create", "--bundle", bundle.to_str().unwrap(), "o1"]).stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null()).status().unwrap();
     assert!(o.success());
