@@ -1,6 +1,8 @@
 //! The `ondol` binary: command-line parsing and dispatch; every error ends here as one line.
 
+mod backend;
 mod containers;
+mod run;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -16,7 +18,10 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Cmd {
     /// Boot a virtual machine; the guest's COM1 is this terminal.
-    Run,
+    Run(run::RunArgs),
+    /// Run the KVM probe guest and report (used by `--backend auto` in a child process).
+    #[command(hide = true)]
+    KvmProbe,
     /// Containers from OCI images (the seed's Docker).
     Container {
         #[command(subcommand)]
@@ -34,10 +39,39 @@ enum Cmd {
     },
 }
 
+/// Turn a command-line error into one line (clap's own rendering spans several).
+fn one_line(e: &clap::Error) -> String {
+    let text = e.render().to_string();
+    let mut parts: Vec<&str> = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with("For more information") && !l.starts_with("Usage:"))
+        .collect();
+    if let Some(first) = parts.first_mut() {
+        *first = first.trim_start_matches("error: ");
+    }
+    format!("{} (see ondol --help)", parts.join(" "))
+}
+
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) if matches!(e.kind(), clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion) => {
+            let _ = e.print();
+            return ExitCode::SUCCESS;
+        }
+        Err(e) if e.kind() == clap::error::ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+            let _ = e.print();
+            return ExitCode::from(1);
+        }
+        Err(e) => {
+            eprintln!("ondol: {}", one_line(&e));
+            return ExitCode::from(1);
+        }
+    };
     let r = match cli.cmd {
-        Cmd::Run => Ok(0),
+        Cmd::Run(args) => run::run(args),
+        Cmd::KvmProbe => Ok(backend::probe_child()),
         Cmd::Container { cmd } => containers::container(cmd),
         Cmd::Image { cmd } => containers::image(cmd),
         Cmd::Oci { cmd } => containers::oci(cmd),

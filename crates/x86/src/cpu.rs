@@ -7,6 +7,8 @@ use crate::mem::{Access, Mmu, PAGE_MASK, PhysMap};
 use crate::msr::{self, Msrs};
 use crate::state::{CS, CpuState, SS, attr, cr0, flags};
 use iced_x86::{Decoder, DecoderError, DecoderOptions};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Why [`Cpu::run`] returned.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -63,7 +65,12 @@ pub const RECENT: usize = 16;
 pub struct Cpu {
     pub(crate) s: CpuState,
     pub(crate) mmu: Mmu,
-    icache: ICache,
+    /// Decoded instructions. A raw allocation (see `Drop`): `step` executes straight from a
+    /// slot while handlers hold `&mut Cpu`, and no handler ever touches the cache.
+    icache: std::ptr::NonNull<ICache>,
+    /// The last instruction decoded outside the cache (page-crossing or MMIO fetches), in a
+    /// raw allocation for the same reason.
+    scratch: std::ptr::NonNull<Decoded>,
     pub(crate) segc: [SegCheck; 6],
     pub(crate) cpl: u8,
     pub(crate) mode: Mode,
@@ -87,7 +94,24 @@ pub struct Cpu {
     recent: [u64; RECENT],
     decoder_options: u32,
     last_exception: Option<Fault>,
+    /// Where the retired-instruction count is published before every device access, for a
+    /// platform whose clock is derived from it.
+    icount_sink: Option<Arc<AtomicU64>>,
 }
+
+impl Drop for Cpu {
+    fn drop(&mut self) {
+        // SAFETY: both were made by Box::leak in `new` and are freed only here.
+        unsafe {
+            drop(Box::from_raw(self.icache.as_ptr()));
+            drop(Box::from_raw(self.scratch.as_ptr()));
+        }
+    }
+}
+
+// SAFETY: the raw allocations are owned by the CPU like a Box would be; nothing else points
+// into them, so moving the CPU to another thread moves them with it.
+unsafe impl Send for Cpu {}
 
 impl Cpu {
     /// A CPU in its power-on state, reaching memory through `map`.
@@ -95,7 +119,8 @@ impl Cpu {
         let mut cpu = Cpu {
             s: CpuState::reset(),
             mmu: Mmu::new(map),
-            icache: ICache::new(),
+            icache: std::ptr::NonNull::from(Box::leak(Box::new(ICache::new()))),
+            scratch: std::ptr::NonNull::from(Box::leak(Box::new(crate::icache::empty_decoded()))),
             segc: [SegCheck::default(); 6],
             cpl: 0,
             mode: Mode::Real,
@@ -113,6 +138,7 @@ impl Cpu {
             recent: [0; RECENT],
             decoder_options: DecoderOptions::NONE,
             last_exception: None,
+            icount_sink: None,
         };
         cpu.refresh_mode();
         cpu
@@ -151,6 +177,20 @@ impl Cpu {
         self.mode
     }
 
+    /// Publish the retired-instruction count to `sink` before every port, MMIO or interrupt
+    /// controller access, so devices timed by instructions see the exact time of the access.
+    pub fn publish_icount(&mut self, sink: Arc<AtomicU64>) {
+        sink.store(self.icount, Ordering::Relaxed);
+        self.icount_sink = Some(sink);
+    }
+
+    #[inline(always)]
+    pub(crate) fn sync_time(&self) {
+        if let Some(s) = &self.icount_sink {
+            s.store(self.icount, Ordering::Relaxed);
+        }
+    }
+
     /// The last exception the CPU raised (not external or software interrupts), for reports.
     pub fn last_exception(&self) -> Option<Fault> {
         self.last_exception
@@ -159,10 +199,7 @@ impl Cpu {
     /// Linear addresses of the last instructions started, oldest first.
     pub fn recent(&self) -> Vec<u64> {
         let n = self.icount as usize;
-        (0..RECENT)
-            .map(|i| self.recent[(n + i) % RECENT])
-            .filter(|&a| a != 0)
-            .collect()
+        (0..RECENT).map(|i| self.recent[(n + i) % RECENT]).filter(|&a| a != 0).collect()
     }
 
     /// Open or close the A20 gate (bit 20 of every physical address forced to 0 when closed).
@@ -173,7 +210,13 @@ impl Cpu {
     /// Forget every decoded instruction (never needed for correctness: the cache checks the
     /// bytes; useful to measure decode cost).
     pub fn flush_decode_cache(&mut self) {
-        self.icache.clear();
+        self.icache_mut().clear();
+    }
+
+    fn icache_mut(&mut self) -> &mut ICache {
+        // SAFETY: the allocation lives until Drop; `&mut self` excludes any other access
+        // (step's shared borrow of a slot has ended before any caller can get here).
+        unsafe { self.icache.as_mut() }
     }
 
     /// Read guest memory at a linear address as the CPU would see it now (for traces and
@@ -199,10 +242,7 @@ impl Cpu {
         let mut out = String::new();
         let mut f = iced_x86::IntelFormatter::new();
         f.format(&ins, &mut out);
-        let bytes: Vec<String> = buf[..ins.len().max(1)]
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect();
+        let bytes: Vec<String> = buf[..ins.len().max(1)].iter().map(|b| format!("{b:02x}")).collect();
         format!("{:<24} {}", bytes.join(" "), out)
     }
 
@@ -214,11 +254,7 @@ impl Cpu {
         self.mode = if self.s.cr0 & cr0::PE == 0 {
             Mode::Real
         } else if self.s.efer & msr::EFER_LMA != 0 {
-            if cs.attr & attr::L != 0 {
-                Mode::Long64
-            } else {
-                Mode::Compat
-            }
+            if cs.attr & attr::L != 0 { Mode::Long64 } else { Mode::Compat }
         } else if self.s.rflags & flags::VM != 0 {
             Mode::Virtual8086
         } else {
@@ -235,11 +271,7 @@ impl Cpu {
             _ if cs.big() => 32,
             _ => 16,
         };
-        self.lin_mask = if self.mode == Mode::Long64 {
-            u64::MAX
-        } else {
-            0xFFFF_FFFF
-        };
+        self.lin_mask = if self.mode == Mode::Long64 { u64::MAX } else { 0xFFFF_FFFF };
         for i in 0..6 {
             self.refresh_segcheck(i);
         }
@@ -249,12 +281,7 @@ impl Cpu {
         let seg = self.s.seg[i];
         let a = seg.attr;
         let usable = a & attr::P != 0 && a & attr::S != 0;
-        let mut c = SegCheck {
-            lo: 0,
-            hi: seg.limit as u64,
-            read: usable,
-            write: usable,
-        };
+        let mut c = SegCheck { lo: 0, hi: seg.limit as u64, read: usable, write: usable };
         if matches!(self.mode, Mode::Real | Mode::Virtual8086) {
             // Real mode: no type checks; the cached limit still applies (unreal mode).
             c.read = true;
@@ -288,6 +315,7 @@ impl Cpu {
     /// Execute up to `budget` instructions.
     pub fn run(&mut self, bus: &mut dyn Bus, budget: u64) -> Exit {
         let end = self.icount.saturating_add(budget);
+        self.sync_time();
         self.irq_poll = true;
         self.stop = false;
         if self.halted && !self.take_interrupt(bus) {
@@ -317,25 +345,27 @@ impl Cpu {
             } else if tf && !self.halted {
                 // Single-step trap after the instruction (SDM Vol. 3, 17.3.1.4).
                 self.s.dr[6] |= 1 << 14;
-                if let Some(exit) =
-                    self.deliver_or_shutdown(bus, vector::DB, None, Event::Exception)
-                {
+                if let Some(exit) = self.deliver_or_shutdown(bus, vector::DB, None, Event::Exception) {
                     return exit;
                 }
             }
             if self.halted {
+                self.sync_time();
                 return Exit::Halted;
             }
             if self.stop {
                 self.stop = false;
+                self.sync_time();
                 return Exit::Stopped;
             }
         }
+        self.sync_time();
         Exit::Budget
     }
 
     /// Take a pending external interrupt if there is one. Returns whether one was taken.
     fn take_interrupt(&mut self, bus: &mut dyn Bus) -> bool {
+        self.sync_time();
         if self.s.rflags & flags::IF == 0 || !bus.interrupt_pending() {
             return false;
         }
@@ -355,8 +385,12 @@ impl Cpu {
     #[inline(always)]
     fn step(&mut self, bus: &mut dyn Bus) -> Result<()> {
         let d = self.fetch(bus)?;
+        // SAFETY: `d` points into the decode cache or the scratch slot, raw allocations owned
+        // by this CPU that stay in place until Drop. Handlers never touch either (only
+        // `fetch` writes them), so the entry is not changed while the handler runs.
+        let d = unsafe { &*d };
         self.s.rip = self.cur_ip.wrapping_add(d.len as u64) & self.ip_mask();
-        (d.handler)(self, bus, &d)
+        (d.handler)(self, bus, d)
     }
 
     /// Mask for the instruction pointer of the current code size.
@@ -372,7 +406,7 @@ impl Cpu {
     // ---------------------------------------------------------------- fetch & decode
 
     #[inline(always)]
-    fn fetch(&mut self, bus: &mut dyn Bus) -> Result<Decoded> {
+    fn fetch(&mut self, bus: &mut dyn Bus) -> Result<*const Decoded> {
         let ip = self.s.rip;
         let lin = self.s.seg[CS].base.wrapping_add(ip) & self.lin_mask;
         self.recent[(self.icount as usize) % RECENT] = lin;
@@ -392,15 +426,18 @@ impl Cpu {
             // read here end inside that page (checked above).
             let bytes = unsafe { (host as *const u128).read_unaligned() };
             let phys = self.mmu.exec_phys(lin, user);
-            if let Some(d) = self.icache.get(phys, self.bits, bytes) {
-                let d = *d;
+            let bits = self.bits;
+            // SAFETY: see `step`; no reference into the cache is alive here.
+            let cache = unsafe { self.icache.as_mut() };
+            if let Some(d) = cache.get(phys, bits, bytes) {
                 self.check_cs_limit(ip, d.len)?;
-                return Ok(d);
+                return Ok(d as *const Decoded);
             }
             let d = self.decode(&bytes.to_le_bytes()[..15])?;
             self.check_cs_limit(ip, d.len)?;
-            self.icache.insert(phys, self.bits, bytes, d);
-            Ok(d)
+            // SAFETY: as above.
+            let cache = unsafe { self.icache.as_mut() };
+            Ok(cache.insert(phys, bits, bytes, d) as *const Decoded)
         } else {
             self.fetch_slow(bus, lin)
         }
@@ -417,7 +454,8 @@ impl Cpu {
     /// Fetch an instruction that crosses a page or lives outside RAM: byte by byte, asking
     /// for the next page only when the decoder needs its bytes.
     #[cold]
-    fn fetch_slow(&mut self, bus: &mut dyn Bus, lin: u64) -> Result<Decoded> {
+    fn fetch_slow(&mut self, bus: &mut dyn Bus, lin: u64) -> Result<*const Decoded> {
+        self.sync_time();
         let user = self.cpl == 3;
         let mut buf = [0u8; 15];
         let first = ((PAGE_MASK.wrapping_neg() - (lin & !PAGE_MASK)) as usize).min(15);
@@ -438,7 +476,9 @@ impl Cpu {
             Err(_) => self.decode(&buf[..first])?,
         };
         self.check_cs_limit(self.s.rip, d.len)?;
-        Ok(d)
+        // SAFETY: see `step`; nothing references the scratch slot outside a step.
+        unsafe { *self.scratch.as_ptr() = d };
+        Ok(self.scratch.as_ptr())
     }
 
     fn try_decode(&self, bytes: &[u8]) -> core::result::Result<Decoded, DecoderError> {
@@ -479,33 +519,19 @@ impl Cpu {
                     let (c1, c2) = (Fault::class(cur.vector), Fault::class(f2.vector));
                     if c1 == FaultClass::DoubleFault {
                         self.halted = true;
-                        return Some(Exit::TripleFault {
-                            first,
-                            cs: self.s.seg[CS].selector,
-                            rip: self.cur_ip,
-                        });
+                        return Some(Exit::TripleFault { first, cs: self.s.seg[CS].selector, rip: self.cur_ip });
                     }
                     let double = (c1 == FaultClass::Contributory && c2 == FaultClass::Contributory)
                         || (c1 == FaultClass::PageFault
                             && matches!(c2, FaultClass::Contributory | FaultClass::PageFault));
-                    cur = if double {
-                        Fault::with_error(vector::DF, 0)
-                    } else {
-                        f2
-                    };
+                    cur = if double { Fault::with_error(vector::DF, 0) } else { f2 };
                 }
             }
         }
     }
 
     /// Deliver a trap after the instruction completed (RIP already at the next instruction).
-    fn deliver_or_shutdown(
-        &mut self,
-        bus: &mut dyn Bus,
-        v: u8,
-        error: Option<u32>,
-        ev: Event,
-    ) -> Option<Exit> {
+    fn deliver_or_shutdown(&mut self, bus: &mut dyn Bus, v: u8, error: Option<u32>, ev: Event) -> Option<Exit> {
         self.cur_ip = self.s.rip;
         self.saved_rsp = self.s.gpr[crate::state::RSP];
         match self.deliver(bus, v, error, ev) {
@@ -518,13 +544,7 @@ impl Cpu {
     }
 
     /// Deliver vector `v` through the IVT (real mode) or IDT; the return address is RIP.
-    pub(crate) fn deliver(
-        &mut self,
-        bus: &mut dyn Bus,
-        v: u8,
-        error: Option<u32>,
-        ev: Event,
-    ) -> Result<()> {
+    pub(crate) fn deliver(&mut self, bus: &mut dyn Bus, v: u8, error: Option<u32>, ev: Event) -> Result<()> {
         match self.mode {
             Mode::Real => self.deliver_real(bus, v),
             _ => crate::exec::system::deliver_protected(self, bus, v, error, ev),
@@ -567,41 +587,23 @@ impl Cpu {
     #[inline(always)]
     pub(crate) fn lin(&self, seg: usize, off: u64, size: u64, write: bool) -> Result<u64> {
         if self.mode == Mode::Long64 {
-            let base = if seg >= crate::state::FS {
-                self.s.seg[seg].base
-            } else {
-                0
-            };
+            let base = if seg >= crate::state::FS { self.s.seg[seg].base } else { 0 };
             let a = base.wrapping_add(off);
             if ((a as i64) << 16 >> 16) as u64 != a {
-                return Err(if seg == SS {
-                    Fault::ss0()
-                } else {
-                    Fault::gp0()
-                });
+                return Err(if seg == SS { Fault::ss0() } else { Fault::gp0() });
             }
             return Ok(a);
         }
         let c = &self.segc[seg];
         let ok = off >= c.lo && off + size - 1 <= c.hi && if write { c.write } else { c.read };
         if !ok {
-            return Err(if seg == SS {
-                Fault::ss0()
-            } else {
-                Fault::gp0()
-            });
+            return Err(if seg == SS { Fault::ss0() } else { Fault::gp0() });
         }
         Ok(self.s.seg[seg].base.wrapping_add(off) & 0xFFFF_FFFF)
     }
 
     #[inline(always)]
-    pub(crate) fn read_lin(
-        &mut self,
-        bus: &mut dyn Bus,
-        lin: u64,
-        size: u64,
-        user_override: bool,
-    ) -> Result<u64> {
+    pub(crate) fn read_lin(&mut self, bus: &mut dyn Bus, lin: u64, size: u64, user_override: bool) -> Result<u64> {
         let user = self.cpl == 3 && !user_override;
         if lin & !PAGE_MASK <= PAGE_MASK.wrapping_neg() - size {
             if let Some(p) = self.mmu.lookup(lin, Access::Read, user) {
@@ -614,6 +616,7 @@ impl Cpu {
 
     #[cold]
     fn read_lin_slow(&mut self, bus: &mut dyn Bus, lin: u64, size: u64, user: bool) -> Result<u64> {
+        self.sync_time();
         let in_page = PAGE_MASK.wrapping_neg() - (lin & !PAGE_MASK);
         if size <= in_page {
             let phys = self.mmu.translate(bus, lin, Access::Read, user)?;
@@ -621,29 +624,17 @@ impl Cpu {
         }
         // Crosses a page: translate both pages before reading anything.
         let p1 = self.mmu.translate(bus, lin, Access::Read, user)?;
-        let p2 = self
-            .mmu
-            .translate(bus, (lin + in_page) & self.lin_mask, Access::Read, user)?;
+        let p2 = self.mmu.translate(bus, (lin + in_page) & self.lin_mask, Access::Read, user)?;
         let mut v = 0;
         for i in 0..size {
-            let p = if i < in_page {
-                p1 + i
-            } else {
-                p2 + (i - in_page)
-            };
+            let p = if i < in_page { p1 + i } else { p2 + (i - in_page) };
             v |= self.mmu.phys_read(bus, p, 1) << (8 * i);
         }
         Ok(v)
     }
 
     #[inline(always)]
-    pub(crate) fn write_lin(
-        &mut self,
-        bus: &mut dyn Bus,
-        lin: u64,
-        size: u64,
-        v: u64,
-    ) -> Result<()> {
+    pub(crate) fn write_lin(&mut self, bus: &mut dyn Bus, lin: u64, size: u64, v: u64) -> Result<()> {
         let user = self.cpl == 3;
         if lin & !PAGE_MASK <= PAGE_MASK.wrapping_neg() - size {
             if let Some(p) = self.mmu.lookup(lin, Access::Write, user) {
@@ -657,29 +648,16 @@ impl Cpu {
     }
 
     #[cold]
-    fn write_lin_slow(
-        &mut self,
-        bus: &mut dyn Bus,
-        lin: u64,
-        size: u64,
-        v: u64,
-        user: bool,
-    ) -> Result<()> {
+    fn write_lin_slow(&mut self, bus: &mut dyn Bus, lin: u64, size: u64, v: u64, user: bool) -> Result<()> {
         let in_page = PAGE_MASK.wrapping_neg() - (lin & !PAGE_MASK);
         if size <= in_page {
             let phys = self.mmu.translate(bus, lin, Access::Write, user)?;
             self.mmu.phys_write(bus, phys, size as usize, v);
         } else {
             let p1 = self.mmu.translate(bus, lin, Access::Write, user)?;
-            let p2 =
-                self.mmu
-                    .translate(bus, (lin + in_page) & self.lin_mask, Access::Write, user)?;
+            let p2 = self.mmu.translate(bus, (lin + in_page) & self.lin_mask, Access::Write, user)?;
             for i in 0..size {
-                let p = if i < in_page {
-                    p1 + i
-                } else {
-                    p2 + (i - in_page)
-                };
+                let p = if i < in_page { p1 + i } else { p2 + (i - in_page) };
                 self.mmu.phys_write(bus, p, 1, v >> (8 * i));
             }
         }
@@ -691,46 +669,26 @@ impl Cpu {
 
     /// Read `size` bytes at `seg:off`.
     #[inline(always)]
-    pub(crate) fn read(
-        &mut self,
-        bus: &mut dyn Bus,
-        seg: usize,
-        off: u64,
-        size: u64,
-    ) -> Result<u64> {
+    pub(crate) fn read(&mut self, bus: &mut dyn Bus, seg: usize, off: u64, size: u64) -> Result<u64> {
         let lin = self.lin(seg, off, size, false)?;
         self.read_lin(bus, lin, size, false)
     }
 
     /// Write `size` bytes at `seg:off`.
     #[inline(always)]
-    pub(crate) fn write(
-        &mut self,
-        bus: &mut dyn Bus,
-        seg: usize,
-        off: u64,
-        size: u64,
-        v: u64,
-    ) -> Result<()> {
+    pub(crate) fn write(&mut self, bus: &mut dyn Bus, seg: usize, off: u64, size: u64, v: u64) -> Result<()> {
         let lin = self.lin(seg, off, size, true)?;
         self.write_lin(bus, lin, size, v)
     }
 
     /// Check that `size` bytes at `seg:off` can be written, without writing (for instructions
     /// that must fault before changing anything).
-    pub(crate) fn probe_write(
-        &mut self,
-        bus: &mut dyn Bus,
-        seg: usize,
-        off: u64,
-        size: u64,
-    ) -> Result<()> {
+    pub(crate) fn probe_write(&mut self, bus: &mut dyn Bus, seg: usize, off: u64, size: u64) -> Result<()> {
         let lin = self.lin(seg, off, size, true)?;
         let user = self.cpl == 3;
         self.mmu.translate(bus, lin, Access::Write, user)?;
         if size > 1 {
-            self.mmu
-                .translate(bus, (lin + size - 1) & self.lin_mask, Access::Write, user)?;
+            self.mmu.translate(bus, (lin + size - 1) & self.lin_mask, Access::Write, user)?;
         }
         Ok(())
     }

@@ -31,18 +31,10 @@ pub struct Fault {
 
 impl Fault {
     pub const fn new(vector: u8) -> Self {
-        Fault {
-            vector,
-            error: None,
-            cr2: None,
-        }
+        Fault { vector, error: None, cr2: None }
     }
     pub const fn with_error(vector: u8, error: u32) -> Self {
-        Fault {
-            vector,
-            error: Some(error),
-            cr2: None,
-        }
+        Fault { vector, error: Some(error), cr2: None }
     }
     pub const fn ud() -> Self {
         Self::new(vector::UD)
@@ -59,17 +51,15 @@ impl Fault {
     /// Name as the SDM writes it (#GP, #PF, ...), for reports.
     pub fn name(vector: u8) -> &'static str {
         const NAMES: [&str; 22] = [
-            "#DE", "#DB", "NMI", "#BP", "#OF", "#BR", "#UD", "#NM", "#DF", "CSO", "#TS", "#NP",
-            "#SS", "#GP", "#PF", "res", "#MF", "#AC", "#MC", "#XM", "#VE", "#CP",
+            "#DE", "#DB", "NMI", "#BP", "#OF", "#BR", "#UD", "#NM", "#DF", "CSO", "#TS", "#NP", "#SS", "#GP", "#PF",
+            "res", "#MF", "#AC", "#MC", "#XM", "#VE", "#CP",
         ];
         NAMES.get(vector as usize).copied().unwrap_or("INT")
     }
     /// Faults a second exception during delivery turns into #DF (SDM Vol. 3, Table 6-5).
     pub(crate) fn class(vector: u8) -> FaultClass {
         match vector {
-            vector::DE | vector::TS | vector::NP | vector::SS | vector::GP => {
-                FaultClass::Contributory
-            }
+            vector::DE | vector::TS | vector::NP | vector::SS | vector::GP => FaultClass::Contributory,
             vector::PF => FaultClass::PageFault,
             vector::DF => FaultClass::DoubleFault,
             _ => FaultClass::Benign,

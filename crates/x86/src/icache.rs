@@ -55,25 +55,15 @@ pub(crate) struct ICache {
     slots: Box<[Slot]>,
 }
 
+/// A placeholder entry (raises #UD if ever executed).
+pub(crate) fn empty_decoded() -> Decoded {
+    Decoded { instr: Instruction::default(), handler: crate::exec::invalid, len: 0, osz: 0, asz: 0, opsz: 0, aux: 0 }
+}
+
 impl ICache {
     pub fn new() -> Self {
-        let empty = Slot {
-            tag: u64::MAX,
-            bytes: 0,
-            mask: 0,
-            d: Decoded {
-                instr: Instruction::default(),
-                handler: crate::exec::invalid,
-                len: 0,
-                osz: 0,
-                asz: 0,
-                opsz: 0,
-                aux: 0,
-            },
-        };
-        ICache {
-            slots: vec![empty; SIZE].into_boxed_slice(),
-        }
+        let empty = Slot { tag: u64::MAX, bytes: 0, mask: 0, d: empty_decoded() };
+        ICache { slots: vec![empty; SIZE].into_boxed_slice() }
     }
 
     #[inline(always)]
@@ -90,25 +80,15 @@ impl ICache {
     #[inline(always)]
     pub fn get(&self, phys: u64, bits: u32, bytes: u128) -> Option<&Decoded> {
         let s = &self.slots[Self::index(phys)];
-        if s.tag == Self::tag(phys, bits) && (s.bytes ^ bytes) & s.mask == 0 {
-            Some(&s.d)
-        } else {
-            None
-        }
+        if s.tag == Self::tag(phys, bits) && (s.bytes ^ bytes) & s.mask == 0 { Some(&s.d) } else { None }
     }
 
-    pub fn insert(&mut self, phys: u64, bits: u32, bytes: u128, d: Decoded) {
-        let mask = if d.len >= 16 {
-            u128::MAX
-        } else {
-            (1u128 << (8 * d.len as u32)) - 1
-        };
-        self.slots[Self::index(phys)] = Slot {
-            tag: Self::tag(phys, bits),
-            bytes: bytes & mask,
-            mask,
-            d,
-        };
+    /// Store a decoded instruction; returns the cached copy.
+    pub fn insert(&mut self, phys: u64, bits: u32, bytes: u128, d: Decoded) -> &Decoded {
+        let mask = if d.len >= 16 { u128::MAX } else { (1u128 << (8 * d.len as u32)) - 1 };
+        let slot = &mut self.slots[Self::index(phys)];
+        *slot = Slot { tag: Self::tag(phys, bits), bytes: bytes & mask, mask, d };
+        &slot.d
     }
 
     pub fn clear(&mut self) {

@@ -50,18 +50,12 @@ impl PhysMap {
         regions.sort_by_key(|r| r.start);
         for r in &regions {
             if r.start % PAGE_SIZE != 0 || r.len % PAGE_SIZE != 0 || r.len == 0 {
-                return Err(MapError::Unaligned {
-                    start: r.start,
-                    len: r.len,
-                });
+                return Err(MapError::Unaligned { start: r.start, len: r.len });
             }
         }
         for w in regions.windows(2) {
             if w[0].start + w[0].len > w[1].start {
-                return Err(MapError::Overlap {
-                    a: w[0].start,
-                    b: w[1].start,
-                });
+                return Err(MapError::Overlap { a: w[0].start, b: w[1].start });
             }
         }
         Ok(PhysMap { regions })
@@ -75,9 +69,7 @@ impl PhysMap {
     #[inline]
     pub fn find(&self, addr: u64) -> Option<&Region> {
         // A handful of regions: a linear scan beats a binary search here.
-        self.regions
-            .iter()
-            .find(|r| addr.wrapping_sub(r.start) < r.len)
+        self.regions.iter().find(|r| addr.wrapping_sub(r.start) < r.len)
     }
 
     /// Host pointer for `len` bytes at `addr` if they lie in one region.
@@ -116,13 +108,7 @@ struct TlbEntry {
     phys: u64,
 }
 
-const EMPTY: TlbEntry = TlbEntry {
-    read: INVALID,
-    write: INVALID,
-    exec: INVALID,
-    addend: 0,
-    phys: 0,
-};
+const EMPTY: TlbEntry = TlbEntry { read: INVALID, write: INVALID, exec: INVALID, addend: 0, phys: 0 };
 
 /// The paging structure format in force (SDM Vol. 3, 4.1.1).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -219,14 +205,7 @@ impl Mmu {
     }
 
     /// Called whenever CR0, CR3, CR4 or EFER change. `bus` reads the PAE PDPTEs.
-    pub(crate) fn set_control(
-        &mut self,
-        bus: &mut dyn Bus,
-        cr0v: u64,
-        cr3: u64,
-        cr4v: u64,
-        efer: u64,
-    ) {
+    pub(crate) fn set_control(&mut self, bus: &mut dyn Bus, cr0v: u64, cr3: u64, cr4v: u64, efer: u64) {
         self.paging = if cr0v & cr0::PG == 0 {
             Paging::Off
         } else if efer & crate::msr::EFER_LMA != 0 {
@@ -234,9 +213,7 @@ impl Mmu {
         } else if cr4v & cr4::PAE != 0 {
             Paging::Pae
         } else {
-            Paging::Legacy {
-                pse: cr4v & cr4::PSE != 0,
-            }
+            Paging::Legacy { pse: cr4v & cr4::PSE != 0 }
         };
         self.cr3 = cr3;
         self.wp = cr0v & cr0::WP != 0;
@@ -264,11 +241,7 @@ impl Mmu {
             Access::Write => e.write,
             Access::Exec => e.exec,
         };
-        if tag == lin & PAGE_MASK {
-            Some(e.addend.wrapping_add(lin as usize) as *mut u8)
-        } else {
-            None
-        }
+        if tag == lin & PAGE_MASK { Some(e.addend.wrapping_add(lin as usize) as *mut u8) } else { None }
     }
 
     /// Guest-physical address of the page `lin` is in, if the TLB holds it for execution.
@@ -279,19 +252,9 @@ impl Mmu {
 
     /// Translate and, where the page is host memory, fill the TLB.
     /// Returns the physical address for the access.
-    pub(crate) fn translate(
-        &mut self,
-        bus: &mut dyn Bus,
-        lin: u64,
-        access: Access,
-        user: bool,
-    ) -> Result<u64> {
+    pub(crate) fn translate(&mut self, bus: &mut dyn Bus, lin: u64, access: Access, user: bool) -> Result<u64> {
         let t = match self.paging {
-            Paging::Off => Translation {
-                phys: lin & 0xFFFF_FFFF,
-                writable: true,
-                executable: true,
-            },
+            Paging::Off => Translation { phys: lin & 0xFFFF_FFFF, writable: true, executable: true },
             _ => self.walk(bus, lin, access, user)?,
         };
         let phys = t.phys & self.a20_mask;
@@ -334,21 +297,11 @@ impl Mmu {
         if access == Access::Exec && nx {
             code |= pf::I;
         }
-        Fault {
-            vector: vector::PF,
-            error: Some(code),
-            cr2: Some(lin),
-        }
+        Fault { vector: vector::PF, error: Some(code), cr2: Some(lin) }
     }
 
     /// Walk the paging structures (SDM Vol. 3, 4.3 - 4.5), setting accessed and dirty bits.
-    fn walk(
-        &mut self,
-        bus: &mut dyn Bus,
-        lin: u64,
-        access: Access,
-        user: bool,
-    ) -> Result<Translation> {
+    fn walk(&mut self, bus: &mut dyn Bus, lin: u64, access: Access, user: bool) -> Result<Translation> {
         let write = access == Access::Write;
         let nx_on = self.nxe;
         // Entries visited, with their physical addresses, to set A/D bits once the walk succeeds.
@@ -466,11 +419,7 @@ impl Mmu {
                 new |= pte::D;
             }
             if new != e {
-                let size = if matches!(self.paging, Paging::Legacy { .. }) {
-                    4
-                } else {
-                    8
-                };
+                let size = if matches!(self.paging, Paging::Legacy { .. }) { 4 } else { 8 };
                 self.phys_write(bus, addr, size, new);
             }
         }

@@ -24,9 +24,6 @@ pub struct Msrs {
 
 impl Msrs {
     pub fn new() -> Self {
-        Msrs {
-            pat: 0x0007_0406_0007_0406,
-            ..Default::default()
-        }
+        Msrs { pat: 0x0007_0406_0007_0406, ..Default::default() }
     }
 }

@@ -114,12 +114,7 @@ pub struct Segment {
 
 impl Segment {
     pub const fn real(selector: u16, attr: u16) -> Self {
-        Segment {
-            selector,
-            base: (selector as u64) << 4,
-            limit: 0xFFFF,
-            attr,
-        }
+        Segment { selector, base: (selector as u64) << 4, limit: 0xFFFF, attr }
     }
     pub fn dpl(&self) -> u8 {
         ((self.attr & attr::DPL) >> attr::DPL_SHIFT) as u8
@@ -174,12 +169,7 @@ impl CpuState {
     /// The power-on state (SDM Vol. 3, Table 9-1): CS:IP = F000:FFF0 with the CS base at
     /// FFFF0000, so the first fetch reads the top of the 4 GiB space; EDX holds the signature.
     pub fn reset() -> Self {
-        let data = Segment {
-            selector: 0,
-            base: 0,
-            limit: 0xFFFF,
-            attr: attr::REAL_DATA,
-        };
+        let data = Segment { selector: 0, base: 0, limit: 0xFFFF, attr: attr::REAL_DATA };
         let mut gpr = [0; 16];
         gpr[RDX] = crate::model::SIGNATURE as u64;
         CpuState {
@@ -188,37 +178,16 @@ impl CpuState {
             rflags: flags::FIXED1,
             seg: [
                 data,
-                Segment {
-                    selector: 0xF000,
-                    base: 0xFFFF_0000,
-                    limit: 0xFFFF,
-                    attr: attr::REAL_CODE,
-                },
+                Segment { selector: 0xF000, base: 0xFFFF_0000, limit: 0xFFFF, attr: attr::REAL_CODE },
                 data,
                 data,
                 data,
                 data,
             ],
-            ldtr: Segment {
-                selector: 0,
-                base: 0,
-                limit: 0xFFFF,
-                attr: attr::P | 2,
-            },
-            tr: Segment {
-                selector: 0,
-                base: 0,
-                limit: 0xFFFF,
-                attr: attr::P | 11,
-            },
-            gdtr: DescTable {
-                base: 0,
-                limit: 0xFFFF,
-            },
-            idtr: DescTable {
-                base: 0,
-                limit: 0xFFFF,
-            },
+            ldtr: Segment { selector: 0, base: 0, limit: 0xFFFF, attr: attr::P | 2 },
+            tr: Segment { selector: 0, base: 0, limit: 0xFFFF, attr: attr::P | 11 },
+            gdtr: DescTable { base: 0, limit: 0xFFFF },
+            idtr: DescTable { base: 0, limit: 0xFFFF },
             cr0: cr0::ET | cr0::CD | cr0::NW,
             cr2: 0,
             cr3: 0,

@@ -74,22 +74,9 @@ impl Bus for TestBus {
     fn mmio_write(&mut self, _: u64, _: u8, _: u64) {}
 }
 
-const REGS: [(&str, usize); 8] = [
-    ("ax", 0),
-    ("cx", 1),
-    ("dx", 2),
-    ("bx", 3),
-    ("sp", 4),
-    ("bp", 5),
-    ("si", 6),
-    ("di", 7),
-];
-const SEGS: [(&str, usize); 4] = [
-    ("es", state::ES),
-    ("cs", state::CS),
-    ("ss", state::SS),
-    ("ds", state::DS),
-];
+const REGS: [(&str, usize); 8] =
+    [("ax", 0), ("cx", 1), ("dx", 2), ("bx", 3), ("sp", 4), ("bp", 5), ("si", 6), ("di", 7)];
+const SEGS: [(&str, usize); 4] = [("es", state::ES), ("cs", state::CS), ("ss", state::SS), ("ds", state::DS)];
 
 fn suite_dir() -> Result<PathBuf, String> {
     if let Some(d) = std::env::var_os("ONDOL_SINGLESTEP_DIR") {
@@ -100,10 +87,7 @@ fn suite_dir() -> Result<PathBuf, String> {
     if shared.join("metadata.json").exists() {
         return Ok(shared);
     }
-    Err(format!(
-        "SingleStepTests not found: set ONDOL_SINGLESTEP_DIR or provide {} (see its README)",
-        shared.display()
-    ))
+    Err(format!("SingleStepTests not found: set ONDOL_SINGLESTEP_DIR or provide {} (see its README)", shared.display()))
 }
 
 /// Flags mask for a form from metadata.json: bits the 286 leaves undefined are cleared.
@@ -158,16 +142,7 @@ enum Outcome {
 }
 
 fn parse_ram(v: &Value) -> Vec<(usize, u8)> {
-    v.as_array()
-        .unwrap()
-        .iter()
-        .map(|e| {
-            (
-                e[0].as_u64().unwrap() as usize,
-                e[1].as_u64().unwrap() as u8,
-            )
-        })
-        .collect()
+    v.as_array().unwrap().iter().map(|e| (e[0].as_u64().unwrap() as usize, e[1].as_u64().unwrap() as u8)).collect()
 }
 
 /// Which exclusion (index into EXCLUSIONS) a test falls under before running it.
@@ -176,12 +151,7 @@ fn classify(t: &Value, i: &iced_x86::Instruction, bytes: &[u8]) -> Option<usize>
     let prefixes: Vec<u8> = bytes
         .iter()
         .copied()
-        .take_while(|b| {
-            matches!(
-                b,
-                0x26 | 0x2E | 0x36 | 0x3E | 0x64 | 0x65 | 0xF0 | 0xF2 | 0xF3
-            )
-        })
+        .take_while(|b| matches!(b, 0x26 | 0x2E | 0x36 | 0x3E | 0x64 | 0x65 | 0xF0 | 0xF2 | 0xF3))
         .collect();
     if prefixes.contains(&0xF0) && !lockable(i) {
         return Some(0);
@@ -192,20 +162,12 @@ fn classify(t: &Value, i: &iced_x86::Instruction, bytes: &[u8]) -> Option<usize>
     let fsgs = |r: Register| r == Register::FS || r == Register::GS;
     if prefixes.contains(&0x64)
         || prefixes.contains(&0x65)
-        || (0..i.op_count())
-            .any(|n| i.op_kind(n) == iced_x86::OpKind::Register && fsgs(i.op_register(n)))
+        || (0..i.op_count()).any(|n| i.op_kind(n) == iced_x86::OpKind::Register && fsgs(i.op_register(n)))
     {
         return Some(2);
     }
-    let word_string = matches!(
-        i.mnemonic(),
-        M::Movsw | M::Cmpsw | M::Stosw | M::Lodsw | M::Scasw | M::Insw | M::Outsw
-    );
-    if word_string
-        && t.get("exception")
-            .map(|e| e["number"] == 13)
-            .unwrap_or(false)
-    {
+    let word_string = matches!(i.mnemonic(), M::Movsw | M::Cmpsw | M::Stosw | M::Lodsw | M::Scasw | M::Insw | M::Outsw);
+    if word_string && t.get("exception").map(|e| e["number"] == 13).unwrap_or(false) {
         return Some(4);
     }
     None
@@ -223,27 +185,14 @@ fn expect_of(excl: usize) -> Expect {
 impl Runner {
     fn new() -> Self {
         let mut ram = vec![0u8; RAM];
-        let region = Region {
-            start: 0,
-            len: RAM as u64,
-            host: ram.as_mut_ptr(),
-            writable: true,
-        };
+        let region = Region { start: 0, len: RAM as u64, host: ram.as_mut_ptr(), writable: true };
         // SAFETY: `ram` lives in the Runner beside the CPU and its buffer is never reallocated.
         let map = unsafe { PhysMap::new(vec![region]) }.expect("one aligned region");
-        Runner {
-            ram,
-            cpu: Cpu::new(map),
-        }
+        Runner { ram, cpu: Cpu::new(map) }
     }
 
     fn run_test(&mut self, t: &Value, fmask: u64) -> Outcome {
-        let bytes: Vec<u8> = t["bytes"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|b| b.as_u64().unwrap() as u8)
-            .collect();
+        let bytes: Vec<u8> = t["bytes"].as_array().unwrap().iter().map(|b| b.as_u64().unwrap() as u8).collect();
         let instr = iced_x86::Decoder::new(16, &bytes, iced_x86::DecoderOptions::NONE).decode();
         if let Some(x) = classify(t, &instr, &bytes) {
             return Outcome::Excluded(x, self.check_386(t, expect_of(x)));
@@ -251,10 +200,7 @@ impl Runner {
         let out = self.run_against_recording(t, fmask);
         // A stack access the 286 faulted with exception 13 where the 386 raises #SS.
         if let Outcome::Fail(_) = out {
-            let recorded13 = t
-                .get("exception")
-                .map(|e| e["number"] == 13)
-                .unwrap_or(false);
+            let recorded13 = t.get("exception").map(|e| e["number"] == 13).unwrap_or(false);
             let stacky = instr.is_stack_instruction()
                 || ((0..instr.op_count()).any(|n| instr.op_kind(n) == iced_x86::OpKind::Memory)
                     && instr.memory_segment() == iced_x86::Register::SS);
@@ -279,14 +225,7 @@ impl Runner {
             s.gpr[i] = g(n);
         }
         for (n, i) in SEGS {
-            s.seg[i] = Segment::real(
-                g(n) as u16,
-                if i == state::CS {
-                    attr::REAL_CODE
-                } else {
-                    attr::REAL_DATA
-                },
-            );
+            s.seg[i] = Segment::real(g(n) as u16, if i == state::CS { attr::REAL_CODE } else { attr::REAL_DATA });
         }
         // A 286 in real mode holds bits 12..15 of FLAGS at 0 whatever is loaded (the recorded
         // final flags show it), so that is the state the instruction really started from.
@@ -313,12 +252,7 @@ impl Runner {
     fn check_386(&mut self, t: &Value, expect: Expect) -> bool {
         let ram_init = self.load(t);
         for v in [6usize, 12, 13] {
-            self.ram[v * 4..v * 4 + 4].copy_from_slice(&[
-                (UD_HANDLER & 0xFF) as u8,
-                (UD_HANDLER >> 8) as u8,
-                0,
-                0,
-            ]);
+            self.ram[v * 4..v * 4 + 4].copy_from_slice(&[(UD_HANDLER & 0xFF) as u8, (UD_HANDLER >> 8) as u8, 0, 0]);
         }
         self.ram[UD_HANDLER as usize] = 0xF4;
         let halted = self.run_to_hlt().is_ok();
@@ -327,12 +261,7 @@ impl Runner {
         let ok = halted
             && match expect {
                 Expect::Vector(vs) => {
-                    at_handler
-                        && self
-                            .cpu
-                            .last_exception()
-                            .map(|f| vs.contains(&f.vector))
-                            .unwrap_or(false)
+                    at_handler && self.cpu.last_exception().map(|f| vs.contains(&f.vector)).unwrap_or(false)
                 }
                 Expect::Completes => !at_handler && self.cpu.last_exception().is_none(),
             };
@@ -356,20 +285,12 @@ impl Runner {
         let mut diffs = Vec::new();
         for (n, i) in REGS {
             if st.gpr[i] & 0xFFFF != want(n) {
-                diffs.push(format!(
-                    "{n}: got {:04x} want {:04x}",
-                    st.gpr[i] & 0xFFFF,
-                    want(n)
-                ));
+                diffs.push(format!("{n}: got {:04x} want {:04x}", st.gpr[i] & 0xFFFF, want(n)));
             }
         }
         for (n, i) in SEGS {
             if st.seg[i].selector as u64 != want(n) {
-                diffs.push(format!(
-                    "{n}: got {:04x} want {:04x}",
-                    st.seg[i].selector,
-                    want(n)
-                ));
+                diffs.push(format!("{n}: got {:04x} want {:04x}", st.seg[i].selector, want(n)));
             }
         }
         if st.rip != want("ip") {
@@ -377,30 +298,18 @@ impl Runner {
         }
         let (gf, wf) = (st.rflags & fmask, want("flags") & fmask);
         if gf != wf {
-            diffs.push(format!(
-                "flags: got {:04x} want {:04x} (mask {fmask:04x}, diff {:04x})",
-                gf,
-                wf,
-                gf ^ wf
-            ));
+            diffs.push(format!("flags: got {:04x} want {:04x} (mask {fmask:04x}, diff {:04x})", gf, wf, gf ^ wf));
         }
         // The FLAGS image an exception pushes holds the instruction's undefined flags too:
         // compare it under the same mask.
         let fin_ram = parse_ram(&fin["ram"]);
         // The suite's flag_address is rounded down to even for an odd SP: locate the image
         // from SS:SP (FLAGS is the first word an exception pushes) when the RAM shows it there.
-        let flag_addr = t
-            .get("exception")
-            .and_then(|e| e["flag_address"].as_u64())
-            .map(|a| {
-                let pushed = (g("ss") * 16 + (g("sp").wrapping_sub(2) & 0xFFFF)) as usize;
-                let listed = |a: usize| fin_ram.iter().any(|e| e.0 == a);
-                if listed(pushed) && listed(pushed + 1) {
-                    pushed
-                } else {
-                    a as usize
-                }
-            });
+        let flag_addr = t.get("exception").and_then(|e| e["flag_address"].as_u64()).map(|a| {
+            let pushed = (g("ss") * 16 + (g("sp").wrapping_sub(2) & 0xFFFF)) as usize;
+            let listed = |a: usize| fin_ram.iter().any(|e| e.0 == a);
+            if listed(pushed) && listed(pushed + 1) { pushed } else { a as usize }
+        });
         if let Some(fa) = flag_addr {
             let want_img = fin_ram
                 .iter()
@@ -408,9 +317,7 @@ impl Runner {
                 .fold(0u64, |acc, &(a, v)| acc | (v as u64) << (8 * (a - fa)));
             let got_img = self.ram[fa] as u64 | (self.ram[fa + 1] as u64) << 8;
             if got_img & fmask != want_img & fmask {
-                diffs.push(format!(
-                    "pushed flags: got {got_img:04x} want {want_img:04x} (mask {fmask:04x})"
-                ));
+                diffs.push(format!("pushed flags: got {got_img:04x} want {want_img:04x} (mask {fmask:04x})"));
             }
         }
         for &(a, v) in &fin_ram {
@@ -418,27 +325,17 @@ impl Runner {
                 continue;
             }
             if self.ram[a] != v {
-                diffs.push(format!(
-                    "ram[{a:06x}]: got {:02x} want {v:02x}",
-                    self.ram[a]
-                ));
+                diffs.push(format!("ram[{a:06x}]: got {:02x} want {v:02x}", self.ram[a]));
             }
         }
         // Bytes the test gave and did not expect to change must still hold their value.
         let changed: std::collections::HashSet<usize> = fin_ram.iter().map(|e| e.0).collect();
         for &(a, v) in &ram_init {
             if !changed.contains(&a) && self.ram[a] != v {
-                diffs.push(format!(
-                    "ram[{a:06x}]: changed to {:02x}, expected to stay {v:02x}",
-                    self.ram[a]
-                ));
+                diffs.push(format!("ram[{a:06x}]: changed to {:02x}, expected to stay {v:02x}", self.ram[a]));
             }
         }
-        let out = if diffs.is_empty() {
-            Outcome::Pass
-        } else {
-            Outcome::Fail(diffs.join("; "))
-        };
+        let out = if diffs.is_empty() { Outcome::Pass } else { Outcome::Fail(diffs.join("; ")) };
         self.cleanup(&ram_init, fin, out)
     }
 
@@ -469,14 +366,9 @@ fn main() {
         }
     };
     let filter = std::env::var("ONDOL_SINGLESTEP_FILTER").ok();
-    let verbose: usize = std::env::var("ONDOL_SINGLESTEP_VERBOSE")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0);
-    let meta: Value = serde_json::from_reader(
-        std::fs::File::open(dir.join("metadata.json")).expect("metadata.json"),
-    )
-    .expect("metadata.json is JSON");
+    let verbose: usize = std::env::var("ONDOL_SINGLESTEP_VERBOSE").ok().and_then(|v| v.parse().ok()).unwrap_or(0);
+    let meta: Value = serde_json::from_reader(std::fs::File::open(dir.join("metadata.json")).expect("metadata.json"))
+        .expect("metadata.json is JSON");
     let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
         .expect("suite directory")
         .filter_map(|e| e.ok().map(|e| e.path()))
@@ -489,12 +381,7 @@ fn main() {
     let mut per_form: BTreeMap<String, (u64, u64)> = BTreeMap::new();
     let mut shown = 0;
     for f in &files {
-        let name = f
-            .file_name()
-            .unwrap()
-            .to_string_lossy()
-            .trim_end_matches(".json.gz")
-            .to_string();
+        let name = f.file_name().unwrap().to_string_lossy().trim_end_matches(".json.gz").to_string();
         if let Some(flt) = &filter {
             if &name != flt {
                 continue;
@@ -505,9 +392,8 @@ fn main() {
             None => (name.clone(), None),
         };
         let fmask = flags_mask(&meta, &op, reg.as_deref());
-        let tests: Value =
-            serde_json::from_reader(GzDecoder::new(std::fs::File::open(f).expect("test file")))
-                .unwrap_or_else(|e| panic!("{}: {e}", f.display()));
+        let tests: Value = serde_json::from_reader(GzDecoder::new(std::fs::File::open(f).expect("test file")))
+            .unwrap_or_else(|e| panic!("{}: {e}", f.display()));
         let entry = per_form.entry(name.clone()).or_default();
         for t in tests.as_array().expect("array of tests") {
             match runner.run_test(t, fmask) {

@@ -68,11 +68,7 @@ pub(crate) fn das(cpu: &mut Cpu, _: &mut dyn Bus, _: &Decoded) -> Result<()> {
 
 pub(crate) fn aaa(cpu: &mut Cpu, _: &mut dyn Bus, _: &Decoded) -> Result<()> {
     let ax = cpu.s.gpr[RAX] & 0xFFFF;
-    let (ax, adj) = if ax & 0xF > 9 || cpu.flag(AF) {
-        ((ax + 0x106) & 0xFFFF, true)
-    } else {
-        (ax, false)
-    };
+    let (ax, adj) = if ax & 0xF > 9 || cpu.flag(AF) { ((ax + 0x106) & 0xFFFF, true) } else { (ax, false) };
     let ax = ax & 0xFF0F;
     cpu.s.gpr[RAX] = (cpu.s.gpr[RAX] & !0xFFFF) | ax;
     let mut f = szp(1, ax & 0xFF);
@@ -87,9 +83,7 @@ pub(crate) fn aas(cpu: &mut Cpu, _: &mut dyn Bus, _: &Decoded) -> Result<()> {
     let ax = cpu.s.gpr[RAX] & 0xFFFF;
     let (ax, adj) = if ax & 0xF > 9 || cpu.flag(AF) {
         let al = (ax & 0xFF).wrapping_sub(6);
-        let ah = (ax >> 8)
-            .wrapping_sub(1)
-            .wrapping_sub(if ax & 0xFF < 6 { 1 } else { 0 });
+        let ah = (ax >> 8).wrapping_sub(1).wrapping_sub(if ax & 0xFF < 6 { 1 } else { 0 });
         (((ah & 0xFF) << 8) | (al & 0xFF), true)
     } else {
         (ax, false)

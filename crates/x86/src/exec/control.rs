@@ -35,14 +35,7 @@ impl Cpu {
     }
 
     /// Far JMP/CALL to `sel:off` (`call` pushes the return address with `size`-byte slots).
-    pub(crate) fn far_transfer(
-        &mut self,
-        bus: &mut dyn Bus,
-        sel: u16,
-        off: u64,
-        size: u64,
-        call: bool,
-    ) -> Result<()> {
+    pub(crate) fn far_transfer(&mut self, bus: &mut dyn Bus, sel: u16, off: u64, size: u64, call: bool) -> Result<()> {
         match self.mode {
             Mode::Real | Mode::Virtual8086 => {
                 let off = off & mask(size);
@@ -133,11 +126,7 @@ fn far_pointer(cpu: &mut Cpu, bus: &mut dyn Bus, d: &Decoded, size: u64) -> Resu
 
 pub(crate) fn jmp_far_imm(cpu: &mut Cpu, bus: &mut dyn Bus, d: &Decoded) -> Result<()> {
     let (sel, off) = far_operands(d);
-    let size = if d.instr.op0_kind() == OpKind::FarBranch16 {
-        2
-    } else {
-        4
-    };
+    let size = if d.instr.op0_kind() == OpKind::FarBranch16 { 2 } else { 4 };
     cpu.far_transfer(bus, sel, off, size, false)
 }
 
@@ -161,11 +150,7 @@ pub(crate) fn call_far_mem(cpu: &mut Cpu, bus: &mut dyn Bus, d: &Decoded) -> Res
 
 pub(crate) fn ret_far(cpu: &mut Cpu, bus: &mut dyn Bus, d: &Decoded) -> Result<()> {
     let size = d.aux as u64;
-    let imm = if d.instr.op_count() == 1 {
-        d.instr.immediate(0) & 0xFFFF
-    } else {
-        0
-    };
+    let imm = if d.instr.op_count() == 1 { d.instr.immediate(0) & 0xFFFF } else { 0 };
     match cpu.mode {
         Mode::Real | Mode::Virtual8086 => {
             let ip = cpu.stack_peek(bus, 0, size)?;
@@ -260,9 +245,7 @@ pub(crate) fn iret(cpu: &mut Cpu, bus: &mut dyn Bus, d: &Decoded) -> Result<()> 
             let m = mask(size);
             let new = (cpu.s.rflags & !m) | (fl & m);
             let old_if = cpu.s.rflags & flags::IF;
-            cpu.s.rflags = (new & flags::WRITABLE & !keep & !flags::RF)
-                | (cpu.s.rflags & keep)
-                | flags::FIXED1;
+            cpu.s.rflags = (new & flags::WRITABLE & !keep & !flags::RF) | (cpu.s.rflags & keep) | flags::FIXED1;
             if old_if == 0 && cpu.s.rflags & flags::IF != 0 {
                 cpu.irq_poll = true;
             }
@@ -279,10 +262,7 @@ pub(crate) fn bound(cpu: &mut Cpu, bus: &mut dyn Bus, d: &Decoded) -> Result<()>
     let size = d.osz as u64;
     let (s, o) = cpu.ea(d);
     let lo = sext(cpu.read(bus, s, o, size)?, size) as i64;
-    let hi = sext(
-        cpu.read(bus, s, o.wrapping_add(size) & d.amask(), size)?,
-        size,
-    ) as i64;
+    let hi = sext(cpu.read(bus, s, o.wrapping_add(size) & d.amask(), size)?, size) as i64;
     let v = sext(cpu.gpr(d.instr.op0_register()), size) as i64;
     if v < lo || v > hi {
         return Err(Fault::new(vector::BR));

@@ -36,11 +36,7 @@ pub(crate) fn mov(cpu: &mut Cpu, bus: &mut dyn Bus, d: &Decoded) -> Result<()> {
     if i.op1_kind() == OpKind::Register && is_sreg(i.op1_register()) {
         let sel = cpu.s.seg[seg_index(i.op1_register())].selector as u64;
         // To memory: always 16 bits. To a register: zero-extended to its size.
-        let size = if i.op0_kind() == OpKind::Register {
-            d.osz as u64
-        } else {
-            2
-        };
+        let size = if i.op0_kind() == OpKind::Register { d.osz as u64 } else { 2 };
         let loc = cpu.loc(d, 0);
         return cpu.write_loc(bus, loc, size, sel);
     }
@@ -160,11 +156,7 @@ pub(crate) fn cwd(cpu: &mut Cpu, _: &mut dyn Bus, d: &Decoded) -> Result<()> {
         Mnemonic::Cdq => 4,
         _ => 8,
     };
-    let hi = if a & super::sign(size) != 0 {
-        mask(size)
-    } else {
-        0
-    };
+    let hi = if a & super::sign(size) != 0 { mask(size) } else { 0 };
     match size {
         2 => cpu.s.gpr[RDX] = (cpu.s.gpr[RDX] & !0xFFFF) | hi,
         _ => cpu.s.gpr[RDX] = hi,
@@ -254,10 +246,7 @@ pub(crate) fn bt<const OP: u8>(cpu: &mut Cpu, bus: &mut dyn Bus, d: &Decoded) ->
             let off = sext(cpu.gpr(d.instr.op1_register()), size) as i64;
             let (s, o) = cpu.ea(d);
             let byte = (off >> (bits.trailing_zeros())) * size as i64;
-            (
-                Loc::Mem(s, o.wrapping_add(byte as u64) & d.amask()),
-                (off as u64) & (bits - 1),
-            )
+            (Loc::Mem(s, o.wrapping_add(byte as u64) & d.amask()), (off as u64) & (bits - 1))
         }
         _ => (cpu.loc(d, 0), cpu.read_op(bus, d, 1, size)? & (bits - 1)),
     };

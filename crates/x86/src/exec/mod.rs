@@ -120,15 +120,7 @@ pub(crate) fn prepare(instr: Instruction, bytes: &[u8], bits: u32) -> Decoded {
         opsz
     };
     let (handler, aux) = select(&instr, opsz);
-    Decoded {
-        instr,
-        handler,
-        len: instr.len() as u8,
-        osz,
-        asz,
-        opsz,
-        aux,
-    }
+    Decoded { instr, handler, len: instr.len() as u8, osz, asz, opsz, aux }
 }
 
 /// Size in bytes of a general register.
@@ -251,10 +243,7 @@ fn select(i: &Instruction, opsz: u8) -> (Handler, u8) {
         M::Jmp => match i.op0_kind() {
             OpKind::NearBranch16 | OpKind::NearBranch32 | OpKind::NearBranch64 => control::jmp_rel,
             OpKind::FarBranch16 | OpKind::FarBranch32 => control::jmp_far_imm,
-            _ if i.code() == Code::Jmp_m1616
-                || i.code() == Code::Jmp_m1632
-                || i.code() == Code::Jmp_m1664 =>
-            {
+            _ if i.code() == Code::Jmp_m1616 || i.code() == Code::Jmp_m1632 || i.code() == Code::Jmp_m1664 => {
                 control::jmp_far_mem
             }
             _ => control::jmp_near_indirect,
@@ -262,10 +251,7 @@ fn select(i: &Instruction, opsz: u8) -> (Handler, u8) {
         M::Call => match i.op0_kind() {
             OpKind::NearBranch16 | OpKind::NearBranch32 | OpKind::NearBranch64 => control::call_rel,
             OpKind::FarBranch16 | OpKind::FarBranch32 => control::call_far_imm,
-            _ if i.code() == Code::Call_m1616
-                || i.code() == Code::Call_m1632
-                || i.code() == Code::Call_m1664 =>
-            {
+            _ if i.code() == Code::Call_m1616 || i.code() == Code::Call_m1632 || i.code() == Code::Call_m1664 => {
                 control::call_far_mem
             }
             _ => control::call_near_indirect,
@@ -312,12 +298,8 @@ fn select(i: &Instruction, opsz: u8) -> (Handler, u8) {
         M::Clts => system::clts,
         M::Invd | M::Wbinvd => data::nop,
         M::Invlpg => system::invlpg,
-        M::Lldt | M::Sldt | M::Ltr | M::Str | M::Verr | M::Verw | M::Lar | M::Lsl | M::Arpl => {
-            system::pm_only
-        }
-        M::Movsb | M::Movsw | M::Movsd | M::Movsq if i.op_count() == 2 && is_string_op(i) => {
-            string::movs
-        }
+        M::Lldt | M::Sldt | M::Ltr | M::Str | M::Verr | M::Verw | M::Lar | M::Lsl | M::Arpl => system::pm_only,
+        M::Movsb | M::Movsw | M::Movsd | M::Movsq if i.op_count() == 2 && is_string_op(i) => string::movs,
         M::Cmpsb | M::Cmpsw | M::Cmpsd | M::Cmpsq if is_string_op(i) => string::cmps,
         M::Stosb | M::Stosw | M::Stosd | M::Stosq => string::stos,
         M::Lodsb | M::Lodsw | M::Lodsd | M::Lodsq => string::lods,
@@ -336,9 +318,7 @@ fn select(i: &Instruction, opsz: u8) -> (Handler, u8) {
         M::Push | M::Pop | M::Pushf | M::Pushfd | M::Pushfq | M::Popf | M::Popfd | M::Popfq => {
             (-i.stack_pointer_increment()).unsigned_abs() as u8
         }
-        M::Call | M::Ret | M::Retf | M::Iret | M::Iretd | M::Iretq | M::Enter | M::Leave => {
-            stack_op_size(i, opsz)
-        }
+        M::Call | M::Ret | M::Retf | M::Iret | M::Iretd | M::Iretq | M::Enter | M::Leave => stack_op_size(i, opsz),
         _ => 0,
     };
     (h, aux)
@@ -384,11 +364,7 @@ pub(crate) enum Loc {
 
 #[inline(always)]
 pub(crate) fn mask(size: u64) -> u64 {
-    if size >= 8 {
-        u64::MAX
-    } else {
-        (1u64 << (size * 8)) - 1
-    }
+    if size >= 8 { u64::MAX } else { (1u64 << (size * 8)) - 1 }
 }
 
 #[inline(always)]
@@ -506,13 +482,7 @@ impl Cpu {
 
     /// Read operand `n` (register, memory or immediate) of `size` bytes.
     #[inline(always)]
-    pub(crate) fn read_op(
-        &mut self,
-        bus: &mut dyn Bus,
-        d: &Decoded,
-        n: u32,
-        size: u64,
-    ) -> Result<u64> {
+    pub(crate) fn read_op(&mut self, bus: &mut dyn Bus, d: &Decoded, n: u32, size: u64) -> Result<u64> {
         match d.instr.op_kind(n) {
             OpKind::Register => Ok(self.gpr(d.instr.op_register(n))),
             OpKind::Memory => {

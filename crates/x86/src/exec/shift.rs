@@ -46,11 +46,7 @@ pub(crate) fn shift<const OP: u8>(cpu: &mut Cpu, bus: &mut dyn Bus, d: &Decoded)
             let r = a >> c;
             let cf = (a >> (c - 1)) & 1;
             // OF: the original sign for a 1-bit shift; the result's top two bits otherwise.
-            let of = if c == 1 {
-                (a >> (bits - 1)) & 1
-            } else {
-                ((r >> (bits - 1)) ^ (r >> (bits - 2))) & 1
-            };
+            let of = if c == 1 { (a >> (bits - 1)) & 1 } else { ((r >> (bits - 1)) ^ (r >> (bits - 2))) & 1 };
             (r, cf, of)
         }
         _ => {
@@ -87,20 +83,12 @@ pub(crate) fn rotate<const OP: u8>(cpu: &mut Cpu, bus: &mut dyn Bus, d: &Decoded
     let (r, cf) = match OP {
         ROL => {
             let t = c % bits;
-            let r = if t == 0 {
-                a
-            } else {
-                ((a << t) | (a >> (bits - t))) & m
-            };
+            let r = if t == 0 { a } else { ((a << t) | (a >> (bits - t))) & m };
             (r, r & 1)
         }
         ROR => {
             let t = c % bits;
-            let r = if t == 0 {
-                a
-            } else {
-                ((a >> t) | (a << (bits - t))) & m
-            };
+            let r = if t == 0 { a } else { ((a >> t) | (a << (bits - t))) & m };
             (r, msb(r))
         }
         _ => {

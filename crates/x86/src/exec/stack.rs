@@ -59,11 +59,7 @@ pub(crate) fn pop(cpu: &mut Cpu, bus: &mut dyn Bus, d: &Decoded) -> Result<()> {
 }
 
 pub(crate) fn pusha(cpu: &mut Cpu, bus: &mut dyn Bus, d: &Decoded) -> Result<()> {
-    let size = if d.instr.mnemonic() == Mnemonic::Pushad {
-        4
-    } else {
-        2
-    };
+    let size = if d.instr.mnemonic() == Mnemonic::Pushad { 4 } else { 2 };
     let m = mask(size);
     let sp = cpu.s.gpr[RSP];
     for r in 0..8 {
@@ -74,11 +70,7 @@ pub(crate) fn pusha(cpu: &mut Cpu, bus: &mut dyn Bus, d: &Decoded) -> Result<()>
 }
 
 pub(crate) fn popa(cpu: &mut Cpu, bus: &mut dyn Bus, d: &Decoded) -> Result<()> {
-    let size = if d.instr.mnemonic() == Mnemonic::Popad {
-        4
-    } else {
-        2
-    };
+    let size = if d.instr.mnemonic() == Mnemonic::Popad { 4 } else { 2 };
     let mut vals = [0u64; 8];
     for (k, v) in vals.iter_mut().enumerate() {
         *v = cpu.stack_peek(bus, k as u64 * size, size)?;
@@ -119,8 +111,7 @@ impl Cpu {
     /// Load EFLAGS from POPF/IRET-style data of `size` bytes with the privilege rules of the
     /// current mode (SDM Vol. 2B, POPF).
     pub(crate) fn write_flags(&mut self, v: u64, size: u64) {
-        let mut writable =
-            flags::ARITH | flags::TF | flags::DF | flags::OF | flags::NT | flags::AC | flags::ID;
+        let mut writable = flags::ARITH | flags::TF | flags::DF | flags::OF | flags::NT | flags::AC | flags::ID;
         let iopl = (self.s.rflags & flags::IOPL) >> 12;
         if self.cpl == 0 {
             writable |= flags::IOPL | flags::IF;
@@ -166,11 +157,7 @@ pub(crate) fn enter(cpu: &mut Cpu, bus: &mut dyn Bus, d: &Decoded) -> Result<()>
         cpu.probe_write(bus, SS, new_sp, 1)?;
     }
     let g = &mut cpu.s.gpr[RBP];
-    *g = if size == 2 {
-        (*g & !0xFFFF) | (frame & 0xFFFF)
-    } else {
-        frame & mask(size)
-    };
+    *g = if size == 2 { (*g & !0xFFFF) | (frame & 0xFFFF) } else { frame & mask(size) };
     cpu.set_sp(new_sp);
     Ok(())
 }

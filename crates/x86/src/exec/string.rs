@@ -33,11 +33,7 @@ impl Cpu {
     #[inline(always)]
     fn index_step(&mut self, reg: usize, d: &Decoded, size: u64) {
         let m = d.amask();
-        let delta = if self.s.rflags & DF != 0 {
-            size.wrapping_neg()
-        } else {
-            size
-        };
+        let delta = if self.s.rflags & DF != 0 { size.wrapping_neg() } else { size };
         let g = &mut self.s.gpr[reg];
         let v = g.wrapping_add(delta) & m;
         *g = if m == 0xFFFF { (*g & !0xFFFF) | v } else { v };
@@ -171,6 +167,7 @@ pub(crate) fn ins(cpu: &mut Cpu, bus: &mut dyn Bus, d: &Decoded) -> Result<()> {
     repeat(cpu, bus, d, false, |cpu, bus| {
         let di = cpu.s.gpr[RDI] & m;
         cpu.probe_write(bus, ES, di, size)?;
+        cpu.sync_time();
         let v = bus.io_read(port, size as u8) as u64;
         cpu.after_io(bus);
         cpu.write(bus, ES, di, size, v)?;
@@ -188,6 +185,7 @@ pub(crate) fn outs(cpu: &mut Cpu, bus: &mut dyn Bus, d: &Decoded) -> Result<()> 
     cpu.check_io(bus, port, size)?;
     repeat(cpu, bus, d, false, |cpu, bus| {
         let v = cpu.read(bus, seg, cpu.s.gpr[RSI] & m, size)?;
+        cpu.sync_time();
         bus.io_write(port, size as u8, v as u32);
         cpu.after_io(bus);
         cpu.index_step(RSI, d, size);

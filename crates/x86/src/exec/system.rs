@@ -15,11 +15,7 @@ use iced_x86::{Mnemonic, OpKind, Register};
 
 impl Cpu {
     fn require_cpl0(&self) -> Result<()> {
-        if self.cpl != 0 {
-            Err(Fault::gp0())
-        } else {
-            Ok(())
-        }
+        if self.cpl != 0 { Err(Fault::gp0()) } else { Ok(()) }
     }
 
     fn iopl(&self) -> u8 {
@@ -67,12 +63,7 @@ pub(crate) fn descriptor_to_segment(sel: u16, raw: u64) -> Segment {
     if a & attr::G != 0 {
         limit = (limit << 12) | 0xFFF;
     }
-    Segment {
-        selector: sel,
-        base,
-        limit,
-        attr: a,
-    }
+    Segment { selector: sel, base, limit, attr: a }
 }
 
 impl Cpu {
@@ -141,12 +132,7 @@ fn load_seg_protected(cpu: &mut Cpu, bus: &mut dyn Bus, seg: usize, sel: u16) ->
             return Err(Fault::gp0());
         }
         // A null selector: loading is fine, using it faults.
-        cpu.s.seg[seg] = Segment {
-            selector: sel,
-            base: 0,
-            limit: 0,
-            attr: 0,
-        };
+        cpu.s.seg[seg] = Segment { selector: sel, base: 0, limit: 0, attr: 0 };
         cpu.refresh_segcheck(seg);
         return Ok(());
     }
@@ -178,10 +164,7 @@ fn load_seg_protected(cpu: &mut Cpu, bus: &mut dyn Bus, seg: usize, sel: u16) ->
         }
     }
     cpu.mark_accessed(bus, lin, raw)?;
-    cpu.s.seg[seg] = Segment {
-        attr: a | attr::ACCESSED,
-        ..s
-    };
+    cpu.s.seg[seg] = Segment { attr: a | attr::ACCESSED, ..s };
     cpu.refresh_segcheck(seg);
     Ok(())
 }
@@ -231,23 +214,14 @@ pub(crate) fn far_transfer_protected(
     }
     cpu.mark_accessed(bus, lin, raw)?;
     let cpl = cpu.cpl as u16;
-    cpu.s.seg[CS] = Segment {
-        selector: (sel & !3) | cpl,
-        attr: a | attr::ACCESSED,
-        ..s
-    };
+    cpu.s.seg[CS] = Segment { selector: (sel & !3) | cpl, attr: a | attr::ACCESSED, ..s };
     cpu.s.rip = off;
     cpu.refresh_mode();
     Ok(())
 }
 
 /// Far RET in protected mode (same privilege level).
-pub(crate) fn far_return_protected(
-    cpu: &mut Cpu,
-    bus: &mut dyn Bus,
-    size: u64,
-    imm: u64,
-) -> Result<()> {
+pub(crate) fn far_return_protected(cpu: &mut Cpu, bus: &mut dyn Bus, size: u64, imm: u64) -> Result<()> {
     let ip = cpu.stack_peek(bus, 0, size)?;
     let sel = cpu.stack_peek(bus, size, size)? as u16;
     if (sel & 3) as u8 != cpu.cpl {
@@ -260,13 +234,7 @@ pub(crate) fn far_return_protected(
     Ok(())
 }
 
-fn far_transfer_protected_ret(
-    cpu: &mut Cpu,
-    bus: &mut dyn Bus,
-    sel: u16,
-    off: u64,
-    size: u64,
-) -> Result<()> {
+fn far_transfer_protected_ret(cpu: &mut Cpu, bus: &mut dyn Bus, sel: u16, off: u64, size: u64) -> Result<()> {
     far_transfer_protected(cpu, bus, sel, off, size, false)
 }
 
@@ -291,24 +259,13 @@ pub(crate) fn iret_protected(cpu: &mut Cpu, bus: &mut dyn Bus, size: u64) -> Res
 /// Deliver an interrupt or exception through the IDT (same-privilege interrupt and trap
 /// gates; privilege changes, task gates and 64-bit gates raise #GP until the protected-mode
 /// stage lands them).
-pub(crate) fn deliver_protected(
-    cpu: &mut Cpu,
-    bus: &mut dyn Bus,
-    v: u8,
-    error: Option<u32>,
-    ev: Event,
-) -> Result<()> {
+pub(crate) fn deliver_protected(cpu: &mut Cpu, bus: &mut dyn Bus, v: u8, error: Option<u32>, ev: Event) -> Result<()> {
     let ext = matches!(ev, Event::External | Event::Exception) as u32;
     let idt_err = Fault::with_error(vector::GP, (v as u32) * 8 + 2 + ext);
     if (v as u64) * 8 + 7 > cpu.s.idtr.limit as u64 || cpu.mode == Mode::Virtual8086 {
         return Err(idt_err);
     }
-    let raw = cpu.read_lin(
-        bus,
-        (cpu.s.idtr.base + v as u64 * 8) & cpu.lin_mask,
-        8,
-        true,
-    )?;
+    let raw = cpu.read_lin(bus, (cpu.s.idtr.base + v as u64 * 8) & cpu.lin_mask, 8, true)?;
     let ty = ((raw >> 40) & 0xF) as u8;
     let dpl = ((raw >> 45) & 3) as u8;
     let present = raw & (1 << 47) != 0;
@@ -342,11 +299,7 @@ pub(crate) fn deliver_protected(
     }
     cpu.mark_accessed(bus, clin, craw)?;
     let cpl = cpu.cpl as u16;
-    cpu.s.seg[CS] = Segment {
-        selector: (sel & !3) | cpl,
-        attr: cs.attr | attr::ACCESSED,
-        ..cs
-    };
+    cpu.s.seg[CS] = Segment { selector: (sel & !3) | cpl, attr: cs.attr | attr::ACCESSED, ..cs };
     cpu.s.rip = off & mask(size);
     cpu.s.rflags &= !(flags::TF | flags::NT | flags::RF | flags::VM);
     if ty & 1 == 0 {
@@ -364,16 +317,8 @@ pub(crate) fn pm_only(cpu: &mut Cpu, bus: &mut dyn Bus, d: &Decoded) -> Result<(
     }
     match d.instr.mnemonic() {
         Mnemonic::Sldt | Mnemonic::Str => {
-            let sel = if d.instr.mnemonic() == Mnemonic::Sldt {
-                cpu.s.ldtr.selector
-            } else {
-                cpu.s.tr.selector
-            };
-            let size = if d.instr.op0_kind() == OpKind::Register {
-                d.osz as u64
-            } else {
-                2
-            };
+            let sel = if d.instr.mnemonic() == Mnemonic::Sldt { cpu.s.ldtr.selector } else { cpu.s.tr.selector };
+            let size = if d.instr.op0_kind() == OpKind::Register { d.osz as u64 } else { 2 };
             let loc = cpu.loc(d, 0);
             cpu.write_loc(bus, loc, size, sel as u64)
         }
@@ -381,12 +326,7 @@ pub(crate) fn pm_only(cpu: &mut Cpu, bus: &mut dyn Bus, d: &Decoded) -> Result<(
             cpu.require_cpl0()?;
             let sel = cpu.read_op(bus, d, 0, 2)? as u16;
             if sel & 0xFFFC == 0 {
-                cpu.s.ldtr = Segment {
-                    selector: sel,
-                    base: 0,
-                    limit: 0,
-                    attr: 0,
-                };
+                cpu.s.ldtr = Segment { selector: sel, base: 0, limit: 0, attr: 0 };
                 return Ok(());
             }
             if sel & 4 != 0 {
@@ -424,10 +364,7 @@ pub(crate) fn pm_only(cpu: &mut Cpu, bus: &mut dyn Bus, d: &Decoded) -> Result<(
             let r = cpu.write_lin(bus, lin + 5, 1, ((raw >> 40) as u8 | 2) as u64);
             cpu.cpl = save;
             r?;
-            cpu.s.tr = Segment {
-                attr: s.attr | 2,
-                ..s
-            };
+            cpu.s.tr = Segment { attr: s.attr | 2, ..s };
             Ok(())
         }
         _ => Err(Fault::ud()),
@@ -472,6 +409,7 @@ pub(crate) fn in_(cpu: &mut Cpu, bus: &mut dyn Bus, d: &Decoded) -> Result<()> {
     let size = d.osz as u64;
     let port = io_port(cpu, d, 1);
     cpu.check_io(bus, port, size)?;
+    cpu.sync_time();
     let v = bus.io_read(port, size as u8) as u64;
     cpu.set_gpr(d.instr.op0_register(), v & mask(size));
     cpu.after_io(bus);
@@ -484,6 +422,7 @@ pub(crate) fn out(cpu: &mut Cpu, bus: &mut dyn Bus, d: &Decoded) -> Result<()> {
     let port = io_port(cpu, d, 0);
     cpu.check_io(bus, port, size)?;
     let v = cpu.gpr(r);
+    cpu.sync_time();
     bus.io_write(port, size as u8, v as u32);
     cpu.after_io(bus);
     Ok(())
@@ -556,10 +495,7 @@ pub(crate) fn lgdt_lidt(cpu: &mut Cpu, bus: &mut dyn Bus, d: &Decoded) -> Result
     if d.opsz == 2 {
         base &= 0x00FF_FFFF;
     }
-    let t = crate::state::DescTable {
-        base,
-        limit: limit as u32,
-    };
+    let t = crate::state::DescTable { base, limit: limit as u32 };
     if d.instr.mnemonic() == Mnemonic::Lgdt {
         cpu.s.gdtr = t;
     } else {
@@ -572,11 +508,7 @@ pub(crate) fn sgdt_sidt(cpu: &mut Cpu, bus: &mut dyn Bus, d: &Decoded) -> Result
     if d.instr.op0_kind() != OpKind::Memory {
         return Err(Fault::ud());
     }
-    let t = if d.instr.mnemonic() == Mnemonic::Sgdt {
-        cpu.s.gdtr
-    } else {
-        cpu.s.idtr
-    };
+    let t = if d.instr.mnemonic() == Mnemonic::Sgdt { cpu.s.gdtr } else { cpu.s.idtr };
     let (s, o) = cpu.ea(d);
     let base_size = if cpu.mode == Mode::Long64 { 8 } else { 4 };
     cpu.probe_write(bus, s, o, 2 + base_size)?;
@@ -585,11 +517,7 @@ pub(crate) fn sgdt_sidt(cpu: &mut Cpu, bus: &mut dyn Bus, d: &Decoded) -> Result
 }
 
 pub(crate) fn smsw(cpu: &mut Cpu, bus: &mut dyn Bus, d: &Decoded) -> Result<()> {
-    let size = if d.instr.op0_kind() == OpKind::Register {
-        d.osz as u64
-    } else {
-        2
-    };
+    let size = if d.instr.op0_kind() == OpKind::Register { d.osz as u64 } else { 2 };
     let loc = cpu.loc(d, 0);
     let v = cpu.s.cr0 & mask(size);
     cpu.write_loc(bus, loc, size, v)
@@ -621,25 +549,13 @@ pub(crate) fn invlpg(cpu: &mut Cpu, _: &mut dyn Bus, d: &Decoded) -> Result<()> 
 }
 
 /// CR0 bits a guest can change on the CPU ondol presents.
-const CR0_WRITABLE: u64 = cr0::PE
-    | cr0::MP
-    | cr0::EM
-    | cr0::TS
-    | cr0::NE
-    | cr0::WP
-    | cr0::AM
-    | cr0::NW
-    | cr0::CD
-    | cr0::PG;
+const CR0_WRITABLE: u64 =
+    cr0::PE | cr0::MP | cr0::EM | cr0::TS | cr0::NE | cr0::WP | cr0::AM | cr0::NW | cr0::CD | cr0::PG;
 /// CR4 bits the CPU implements.
-const CR4_WRITABLE: u64 =
-    cr4::VME | cr4::PVI | cr4::TSD | cr4::DE | cr4::PSE | cr4::PAE | cr4::PGE | cr4::PCE;
+const CR4_WRITABLE: u64 = cr4::VME | cr4::PVI | cr4::TSD | cr4::DE | cr4::PSE | cr4::PAE | cr4::PGE | cr4::PCE;
 
 fn write_cr0(cpu: &mut Cpu, bus: &mut dyn Bus, v: u64) -> Result<()> {
-    if v >> 32 != 0
-        || (v & cr0::PG != 0 && v & cr0::PE == 0)
-        || (v & cr0::NW != 0 && v & cr0::CD == 0)
-    {
+    if v >> 32 != 0 || (v & cr0::PG != 0 && v & cr0::PE == 0) || (v & cr0::NW != 0 && v & cr0::CD == 0) {
         return Err(Fault::gp0());
     }
     let mut new = (v & CR0_WRITABLE) | cr0::ET;
@@ -672,11 +588,7 @@ pub(crate) fn mov_cr(cpu: &mut Cpu, bus: &mut dyn Bus, d: &Decoded) -> Result<()
     }
     let i = &d.instr;
     let to_cr = i.op0_register().is_cr();
-    let (cr, gpr) = if to_cr {
-        (i.op0_register(), i.op1_register())
-    } else {
-        (i.op1_register(), i.op0_register())
-    };
+    let (cr, gpr) = if to_cr { (i.op0_register(), i.op1_register()) } else { (i.op1_register(), i.op0_register()) };
     let n = cr as u32 - Register::CR0 as u32;
     if to_cr {
         let v = cpu.gpr(gpr);
@@ -688,8 +600,7 @@ pub(crate) fn mov_cr(cpu: &mut Cpu, bus: &mut dyn Bus, d: &Decoded) -> Result<()
                 cpu.update_mmu(bus);
             }
             4 => {
-                if v & !CR4_WRITABLE != 0 || (cpu.s.efer & msr::EFER_LMA != 0 && v & cr4::PAE == 0)
-                {
+                if v & !CR4_WRITABLE != 0 || (cpu.s.efer & msr::EFER_LMA != 0 && v & cr4::PAE == 0) {
                     return Err(Fault::gp0());
                 }
                 cpu.s.cr4 = v;
@@ -719,11 +630,7 @@ pub(crate) fn mov_dr(cpu: &mut Cpu, _: &mut dyn Bus, d: &Decoded) -> Result<()> 
     }
     let i = &d.instr;
     let to_dr = i.op0_register().is_dr();
-    let (dr, gpr) = if to_dr {
-        (i.op0_register(), i.op1_register())
-    } else {
-        (i.op1_register(), i.op0_register())
-    };
+    let (dr, gpr) = if to_dr { (i.op0_register(), i.op1_register()) } else { (i.op1_register(), i.op0_register()) };
     let mut n = (dr as u32 - Register::DR0 as u32) as usize;
     if n == 4 || n == 5 {
         if cpu.s.cr4 & cr4::DE != 0 {

@@ -1,0 +1,220 @@
+//! `ondol run`: boot a VM with the guest's COM1 as the terminal, and turn how it ended into an
+//! exit status.
+
+use crate::backend::{self, BackendArg};
+use anyhow::Context;
+use std::path::PathBuf;
+use std::time::Duration;
+use vmm::machine::{Boot, MachineConfig, Outcome};
+
+/// Exit status for a run that hit --timeout (as timeout(1) uses).
+pub const EXIT_TIMEOUT: i32 = 124;
+
+#[derive(Debug, clap::Args)]
+pub struct RunArgs {
+    /// A flat real-mode program, loaded at 0000:7C00 and started there without firmware.
+    #[arg(long, value_name = "FILE")]
+    pub raw: Option<PathBuf>,
+    /// Which CPU runs the guest.
+    #[arg(long, value_enum, default_value = "auto")]
+    pub backend: BackendArg,
+    /// Guest RAM: a number of MiB, or a size with K, M, G or T (binary units).
+    #[arg(long, value_name = "SIZE", default_value = "256M", value_parser = parse_size)]
+    pub memory: u64,
+    /// End the run after this many seconds (exit status 124).
+    #[arg(long, value_name = "SECS", value_parser = parse_seconds)]
+    pub timeout: Option<Duration>,
+    /// emu: guest time follows executed instructions, so a run repeats exactly.
+    #[arg(long)]
+    pub deterministic: bool,
+    /// Do not read the terminal: the guest's COM1 gets no input.
+    #[arg(long)]
+    pub no_input: bool,
+    /// Print the final registers and instruction count on stderr when the run ends.
+    #[arg(long)]
+    pub report: bool,
+}
+
+/// Parse `--memory`: plain numbers are MiB (as QEMU's -m); suffixes K, M, G, T are binary.
+pub fn parse_size(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let (num, mult) = match t.char_indices().last() {
+        Some((i, c)) if c.is_ascii_alphabetic() => {
+            let m: u64 = match c.to_ascii_uppercase() {
+                'K' => 1 << 10,
+                'M' => 1 << 20,
+                'G' => 1 << 30,
+                'T' => 1 << 40,
+                _ => {
+                    return Err(format!("unknown size suffix '{c}' in '{s}': use K, M, G or T"));
+                }
+            };
+            (&t[..i], m)
+        }
+        _ => (t, 1 << 20),
+    };
+    let n: u64 = num.trim().parse().map_err(|_| format!("'{s}' is not a size: use e.g. 64M, 1G or 512 (MiB)"))?;
+    n.checked_mul(mult).ok_or_else(|| format!("'{s}' is too large"))
+}
+
+fn parse_seconds(s: &str) -> Result<Duration, String> {
+    let v: f64 = s.trim().parse().map_err(|_| format!("'{s}' is not a number of seconds"))?;
+    if !(v > 0.0 && v.is_finite() && v < 1e9) {
+        return Err(format!("--timeout must be a positive number of seconds, not '{s}'"));
+    }
+    Ok(Duration::from_secs_f64(v))
+}
+
+/// Puts the terminal in raw mode while the guest owns it, and restores it when dropped.
+struct RawTerminal {
+    saved: Option<libc::termios>,
+}
+
+impl RawTerminal {
+    fn enter() -> Self {
+        // SAFETY: isatty and tcgetattr only read the state of fd 0 into a local struct.
+        unsafe {
+            if libc::isatty(0) != 1 {
+                return RawTerminal { saved: None };
+            }
+            let mut t: libc::termios = std::mem::zeroed();
+            if libc::tcgetattr(0, &mut t) != 0 {
+                return RawTerminal { saved: None };
+            }
+            let saved = t;
+            libc::cfmakeraw(&mut t);
+            // Keep output post-processing so guest "\n" still returns the carriage.
+            t.c_oflag |= libc::OPOST;
+            libc::tcsetattr(0, libc::TCSANOW, &t);
+            RawTerminal { saved: Some(saved) }
+        }
+    }
+}
+
+impl Drop for RawTerminal {
+    fn drop(&mut self) {
+        if let Some(t) = self.saved {
+            // SAFETY: restores the attributes read from the same fd in `enter`.
+            unsafe { libc::tcsetattr(0, libc::TCSANOW, &t) };
+        }
+    }
+}
+
+pub fn run(args: RunArgs) -> anyhow::Result<i32> {
+    let boot = match &args.raw {
+        Some(path) => {
+            let prog = std::fs::read(path).with_context(|| format!("cannot read --raw {}", path.display()))?;
+            Boot::Raw(prog)
+        }
+        None => anyhow::bail!("nothing to boot: give --raw FILE (a flat real-mode program)"),
+    };
+    vmm::machine::validate(args.memory, &boot)?;
+    let choice = backend::choose(args.backend, false)?;
+    let interactive = !args.no_input;
+    // SAFETY: isatty only inspects fd 0.
+    let tty = unsafe { libc::isatty(0) == 1 };
+    let _raw = if interactive && tty {
+        eprintln!("ondol: the terminal is the guest's COM1; Ctrl-A x ends the run");
+        Some(RawTerminal::enter())
+    } else {
+        None
+    };
+    let cfg = MachineConfig {
+        backend: choice.backend,
+        memory: args.memory,
+        boot,
+        timeout: args.timeout,
+        deterministic: args.deterministic,
+        console_out: Box::new(std::io::stdout()),
+        console_in: if interactive { Some(Box::new(std::io::stdin())) } else { None },
+        watchdog: choice.watchdog.then(|| Duration::from_secs(10)),
+    };
+    let report = vmm::machine::run(cfg)?;
+    drop(_raw);
+    if args.report {
+        if let Some(s) = &report.state {
+            eprintln!(
+                "ondol: final state: ax={:08x} bx={:08x} cx={:08x} dx={:08x} si={:08x} di={:08x} bp={:08x} sp={:08x} cs:ip={:04x}:{:08x} flags={:08x}",
+                s.gpr[0],
+                s.gpr[3],
+                s.gpr[1],
+                s.gpr[2],
+                s.gpr[6],
+                s.gpr[7],
+                s.gpr[5],
+                s.gpr[4],
+                s.seg[1].selector,
+                s.rip,
+                s.rflags
+            );
+        }
+        if let Some(n) = report.instructions {
+            eprintln!("ondol: {n} instructions in {:.3} s", report.elapsed.as_secs_f64());
+        }
+    }
+    let recent = |r: &[String]| {
+        if !r.is_empty() {
+            eprintln!("ondol: last instructions executed:");
+            for l in r {
+                eprintln!("  {l}");
+            }
+        }
+    };
+    Ok(match report.outcome {
+        Outcome::Exit(code) => {
+            if code > 255 {
+                eprintln!("ondol: the guest wrote {code:#x} to the exit port; reporting 255");
+                255
+            } else {
+                code as i32
+            }
+        }
+        Outcome::PowerOff => 0,
+        Outcome::Reset => {
+            eprintln!("ondol: the guest reset the machine; the run ends here");
+            0
+        }
+        Outcome::Interrupted => {
+            eprintln!("ondol: run ended from the console");
+            130
+        }
+        Outcome::Timeout => {
+            eprintln!("ondol: timed out after {:.1} s", args.timeout.map(|t| t.as_secs_f64()).unwrap_or(0.0));
+            recent(&report.recent);
+            EXIT_TIMEOUT
+        }
+        Outcome::Shutdown { reason } => {
+            recent(&report.recent);
+            anyhow::bail!("the guest shut the CPU down: {reason}");
+        }
+        Outcome::Stalled { seconds } => {
+            anyhow::bail!(
+                "the kvm vCPU made no progress for {seconds} s; this host's KVM failed the probe and cannot run this guest: use --backend emu"
+            );
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_parse_like_qemu() {
+        assert_eq!(parse_size("64"), Ok(64 << 20));
+        assert_eq!(parse_size("512K"), Ok(512 << 10));
+        assert_eq!(parse_size("2g"), Ok(2 << 30));
+        assert_eq!(parse_size("1T"), Ok(1 << 40));
+        assert!(parse_size("12Q").unwrap_err().contains("suffix"));
+        assert!(parse_size("lots").is_err());
+        assert!(parse_size("99999999999T").unwrap_err().contains("too large"));
+    }
+
+    #[test]
+    fn timeouts_must_be_positive() {
+        assert!(parse_seconds("0").is_err());
+        assert!(parse_seconds("-1").is_err());
+        assert!(parse_seconds("inf").is_err());
+        assert_eq!(parse_seconds("1.5"), Ok(Duration::from_millis(1500)));
+    }
+}

@@ -1,0 +1,112 @@
+//! System control port A (0x92, "fast A20": bit 1 = A20 gate, bit 0 = CPU reset pulse) and
+//! the math coprocessor ports 0xF0/0xF1 (busy latch clear, coprocessor reset), which are
+//! accepted and ignored.
+//!
+//! Reference: IBM PS/2 Hardware Interface Technical Reference, "System Control Port A";
+//! Intel 82371AB (PIIX4) datasheet 4.1.9 (Port 92h).
+
+use std::sync::Arc;
+
+use super::{Control, StopReason, read_bytes, write_bytes};
+use crate::bus::BusDevice;
+
+const A20: u8 = 0x02;
+const RESET: u8 = 0x01;
+
+/// Port 0x92. The A20 state lives in [`Control`] so that the i8042's output port and this
+/// port show and change the same gate.
+pub struct SystemControlA {
+    control: Arc<Control>,
+    /// Bits other than A20 as last written (bit 3, the CMOS lock, reads back).
+    latch: u8,
+}
+
+impl SystemControlA {
+    pub fn new(control: Arc<Control>) -> Self {
+        SystemControlA { control, latch: 0 }
+    }
+
+    pub fn read(&self) -> u8 {
+        (self.latch & !A20) | if self.control.a20_enabled() { A20 } else { 0 }
+    }
+
+    /// A 0-to-1 transition of bit 0 resets the CPU (PIIX4 4.1.9: "INIT_REGISTER").
+    pub fn write(&mut self, v: u8) {
+        let old = self.latch;
+        self.control.set_a20(v & A20 != 0);
+        self.latch = v;
+        if v & RESET != 0 && old & RESET == 0 {
+            self.control.request_stop(StopReason::Reset);
+        }
+    }
+}
+
+impl BusDevice for SystemControlA {
+    fn read(&mut self, offset: u64, data: &mut [u8]) {
+        read_bytes("port 0x92", 1, offset, data, |_| SystemControlA::read(self));
+    }
+
+    fn write(&mut self, offset: u64, data: &[u8]) {
+        write_bytes("port 0x92", 1, offset, data, |_, v| SystemControlA::write(self, v));
+    }
+}
+
+/// Ports 0xF0-0xF1 ([`crate::layout::PORT_FPU`], 2 ports): writes are accepted and ignored
+/// (there is no FERR#/IGNNE# wiring to emulate); reads float high.
+pub struct FpuPort;
+
+impl BusDevice for FpuPort {
+    fn read(&mut self, _offset: u64, data: &mut [u8]) {
+        data.fill(0xFF);
+    }
+
+    fn write(&mut self, _offset: u64, _data: &[u8]) {}
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bit1_gates_a20_and_reads_back() {
+        let control = Arc::new(Control::new(false));
+        let mut p = SystemControlA::new(control.clone());
+        let mut d = [0u8];
+        BusDevice::read(&mut p, 0, &mut d);
+        assert_eq!(d[0] & A20, 0);
+        BusDevice::write(&mut p, 0, &[0x02]);
+        assert!(control.a20_enabled());
+        BusDevice::read(&mut p, 0, &mut d);
+        assert_eq!(d[0], 0x02);
+        BusDevice::write(&mut p, 0, &[0x00]);
+        assert!(!control.a20_enabled());
+        // A20 changed elsewhere (the i8042) shows here.
+        control.set_a20(true);
+        BusDevice::read(&mut p, 0, &mut d);
+        assert_eq!(d[0], 0x02);
+        assert_eq!(control.stop_requested(), None);
+    }
+
+    #[test]
+    fn bit0_rising_requests_a_reset() {
+        let control = Arc::new(Control::new(true));
+        let mut p = SystemControlA::new(control.clone());
+        p.write(0x03);
+        assert_eq!(control.take_stop(), Some(StopReason::Reset));
+        p.write(0x03);
+        assert_eq!(control.stop_requested(), None, "no edge, no reset");
+        p.write(0x02);
+        p.write(0x03);
+        assert_eq!(control.stop_requested(), Some(StopReason::Reset));
+    }
+
+    #[test]
+    fn linux_fpu_writes_are_ignored() {
+        let mut f = FpuPort;
+        f.write(0, &[0]);
+        f.write(1, &[0]);
+        let mut d = [0u8];
+        f.read(0, &mut d);
+        assert_eq!(d[0], 0xFF);
+    }
+}

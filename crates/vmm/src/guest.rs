@@ -1,0 +1,2 @@
+//! Guest-side programs from guest/, assembled at build time (see guest/README.md).
+include!(concat!(env!("OUT_DIR"), "/guest_images.rs"));

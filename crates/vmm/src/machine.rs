@@ -1,0 +1,451 @@
+//! The machine: memory, buses and devices around one vCPU, and the loop that runs it until
+//! the guest exits, powers off, resets, shuts down or runs out of time.
+
+use crate::bus::{BusError, lock};
+use crate::clock::Clock;
+use crate::devices::pc::{Interrupts, PcDevices, PcDevicesConfig};
+use crate::devices::{self, Control, StopReason};
+use crate::irq::{Irq, IrqLine};
+use crate::layout;
+use crate::memory::{GuestMemory, MemoryError};
+use hypervisor::{Backend, CpuState, HypervisorError, VcpuExit, VmOps, VmOptions};
+use std::io::{Read, Write};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// What to boot.
+pub enum Boot {
+    /// A flat real-mode program loaded at 0000:7C00 and started there, with no firmware.
+    Raw(Vec<u8>),
+}
+
+/// Everything a run needs.
+pub struct MachineConfig {
+    pub backend: Backend,
+    /// Guest RAM in bytes.
+    pub memory: u64,
+    pub boot: Boot,
+    /// Wall-clock limit for the whole run.
+    pub timeout: Option<Duration>,
+    /// emu only: guest time follows retired instructions, so runs repeat exactly.
+    pub deterministic: bool,
+    /// Where COM1 and the debug console write.
+    pub console_out: Box<dyn Write + Send>,
+    /// What COM1 reads (the terminal); None for no input.
+    pub console_in: Option<Box<dyn Read + Send>>,
+    /// End the run when a kvm guest makes no port or MMIO access for this long (for KVMs that
+    /// failed the probe and may hang inside KVM_RUN).
+    pub watchdog: Option<Duration>,
+}
+
+/// How a run ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// The guest wrote this value to the exit port.
+    Exit(u32),
+    /// The guest powered the machine off.
+    PowerOff,
+    /// The guest reset the machine (i8042 pulse, port 0x92, triple fault on reset-capable paths).
+    Reset,
+    /// The `timeout` elapsed.
+    Timeout,
+    /// The user ended the run from the console (Ctrl-A x).
+    Interrupted,
+    /// The CPU shut down (triple fault).
+    Shutdown { reason: String },
+    /// The kvm watchdog saw no progress.
+    Stalled { seconds: u64 },
+}
+
+/// A finished run.
+pub struct Report {
+    pub outcome: Outcome,
+    /// The vCPU's registers at the end.
+    pub state: Option<CpuState>,
+    /// Instructions retired (emu).
+    pub instructions: Option<u64>,
+    /// The last instructions executed, disassembled (emu), for reports of a crash.
+    pub recent: Vec<String>,
+    /// Codes written to the POST port, with guest time in ns.
+    pub post_codes: Vec<(u64, u8)>,
+    pub elapsed: Duration,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum VmmError {
+    #[error(transparent)]
+    Memory(#[from] MemoryError),
+    #[error(transparent)]
+    Hypervisor(#[from] HypervisorError),
+    #[error("internal device map error: {0}")]
+    Bus(#[from] BusError),
+    #[error("the program is empty: nothing to run")]
+    EmptyProgram,
+    #[error("the program is {0} bytes: loaded at 0x7C00 it must end below 640 KiB (at most {max} bytes)", max = layout::CONVENTIONAL_END - layout::BOOT_SECTOR)]
+    ProgramTooLarge(usize),
+}
+
+/// A writer several devices share (COM1 and the debug console both go to the console).
+/// Every write is flushed: the console is interactive.
+#[derive(Clone)]
+struct SharedWriter(Arc<Mutex<Box<dyn Write + Send>>>);
+
+impl Write for SharedWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let mut w = lock(&self.0);
+        w.write_all(buf)?;
+        w.flush()?;
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        lock(&self.0).flush()
+    }
+}
+
+/// An interrupt line into KVM's in-kernel irqchip.
+struct KvmIrq {
+    vm: Arc<dyn hypervisor::Vm>,
+    line: u32,
+}
+
+impl IrqLine for KvmIrq {
+    fn set_level(&self, level: bool) {
+        // A failing KVM_IRQ_LINE leaves the interrupt undelivered, which is all a device
+        // could report anyway.
+        let _ = self.vm.set_irq_line(self.line, level);
+    }
+}
+
+/// Extra stop reasons the machine itself raises (beyond what devices request).
+#[derive(Default)]
+struct Stops {
+    timeout: AtomicBool,
+    interrupted: AtomicBool,
+    stalled: AtomicU64,
+}
+
+/// The machine as the vCPU sees it (implements [`VmOps`]).
+struct Machine {
+    pc: PcDevices,
+    io: crate::bus::Bus,
+    mmio: crate::bus::Bus,
+    clock: Clock,
+    control: Arc<Control>,
+    stops: Arc<Stops>,
+    /// The PIC's INTR output, readable without taking its lock (emu).
+    intr: Option<Arc<AtomicBool>>,
+    /// Counts port and MMIO accesses (the kvm watchdog's sign of progress).
+    accesses: Arc<AtomicU64>,
+    deadline: Option<Instant>,
+}
+
+impl Machine {
+    fn poll_timers(&mut self) {
+        self.pc.poll(self.clock.now_ns());
+    }
+
+    fn next_timer_ns(&self) -> Option<u64> {
+        self.pc.next_event_ns()
+    }
+
+    fn must_stop(&self) -> bool {
+        self.control.stop_requested().is_some()
+            || self.stops.timeout.load(Ordering::Relaxed)
+            || self.stops.interrupted.load(Ordering::Relaxed)
+            || self.stops.stalled.load(Ordering::Relaxed) != 0
+            || self.deadline.map(|d| Instant::now() >= d).unwrap_or(false)
+    }
+}
+
+impl VmOps for Machine {
+    fn pio_read(&mut self, port: u16, data: &mut [u8]) {
+        self.accesses.fetch_add(1, Ordering::Relaxed);
+        if !self.io.read(port as u64, data) {
+            data.fill(0xFF);
+        }
+    }
+
+    fn pio_write(&mut self, port: u16, data: &[u8]) {
+        self.accesses.fetch_add(1, Ordering::Relaxed);
+        self.io.write(port as u64, data);
+    }
+
+    fn mmio_read(&mut self, gpa: u64, data: &mut [u8]) {
+        self.accesses.fetch_add(1, Ordering::Relaxed);
+        if !self.mmio.read(gpa, data) {
+            data.fill(0xFF);
+        }
+    }
+
+    fn mmio_write(&mut self, gpa: u64, data: &[u8]) {
+        self.accesses.fetch_add(1, Ordering::Relaxed);
+        self.mmio.write(gpa, data);
+    }
+
+    fn stop_requested(&mut self) -> bool {
+        self.control.stop_requested().is_some()
+    }
+
+    fn poll(&mut self) -> hypervisor::Control {
+        self.poll_timers();
+        if self.must_stop() { hypervisor::Control::Stop } else { hypervisor::Control::Continue }
+    }
+
+    fn wait_for_interrupt(&mut self, interrupts_enabled: bool) -> hypervisor::Control {
+        let wakeup = self.control.wakeup().clone();
+        loop {
+            // Take the token before looking, so a notification after the look ends the wait.
+            let token = wakeup.token();
+            self.poll_timers();
+            if self.must_stop() {
+                return hypervisor::Control::Stop;
+            }
+            if interrupts_enabled && self.interrupt_pending() {
+                return hypervisor::Control::Continue;
+            }
+            let next = if interrupts_enabled { self.next_timer_ns() } else { None };
+            // Wake at least every 50 ms to look at the wall-clock deadline.
+            let max = Duration::from_millis(50);
+            match (self.clock.is_virtual(), next) {
+                (true, Some(t)) => self.clock.skip_to(t),
+                (_, None) => {
+                    wakeup.wait(token, Some(max));
+                }
+                (false, Some(t)) => {
+                    let wait = Duration::from_nanos(t.saturating_sub(self.clock.now_ns()));
+                    wakeup.wait(token, Some(wait.min(max)));
+                }
+            }
+        }
+    }
+
+    fn interrupt_pending(&mut self) -> bool {
+        self.intr.as_ref().map(|f| f.load(Ordering::SeqCst)).unwrap_or(false)
+    }
+
+    fn acknowledge_interrupt(&mut self) -> Option<u8> {
+        self.pc.pic.as_ref().and_then(|p| lock(p).acknowledge())
+    }
+
+    fn a20_enabled(&mut self) -> bool {
+        self.control.a20_enabled()
+    }
+
+    fn slice_instructions(&mut self) -> u64 {
+        match (&self.clock, self.next_timer_ns()) {
+            (Clock::Virtual { .. }, Some(t)) => {
+                let now = self.clock.now_ns();
+                (t.saturating_sub(now) / crate::clock::VIRTUAL_NS_PER_INSTRUCTION).clamp(64, 200_000)
+            }
+            _ => 50_000,
+        }
+    }
+}
+
+/// Check what can be checked before any VM exists (so a bad argument is reported before the
+/// backend is chosen).
+pub fn validate(memory: u64, boot: &Boot) -> Result<(), VmmError> {
+    GuestMemory::check_size(memory)?;
+    match boot {
+        Boot::Raw(prog) if prog.is_empty() => Err(VmmError::EmptyProgram),
+        Boot::Raw(prog) if prog.len() as u64 > layout::CONVENTIONAL_END - layout::BOOT_SECTOR => {
+            Err(VmmError::ProgramTooLarge(prog.len()))
+        }
+        Boot::Raw(_) => Ok(()),
+    }
+}
+
+/// Run a VM to its end.
+pub fn run(cfg: MachineConfig) -> Result<Report, VmmError> {
+    let start = Instant::now();
+    let MachineConfig { backend, memory, boot, timeout, deterministic, console_out, console_in, watchdog } = cfg;
+    validate(memory, &boot)?;
+    let mem = GuestMemory::new(memory)?;
+    let initial = match &boot {
+        Boot::Raw(prog) => {
+            mem.write(layout::BOOT_SECTOR, prog)?;
+            let mut s = CpuState::real_mode(0, layout::BOOT_SECTOR as u16);
+            s.gpr[x86::state::RSP] = layout::BOOT_SECTOR;
+            s.gpr[x86::state::RDX] = 0x80;
+            s
+        }
+    };
+
+    let icount = Arc::new(AtomicU64::new(0));
+    let clock =
+        if deterministic && backend == Backend::Emu { Clock::virtual_clock(icount.clone()) } else { Clock::host() };
+    let opts = VmOptions { icount_sink: Some(icount), kvm_device: None };
+    // SAFETY: `mem` lives until the end of this function, after the VM and vCPU are dropped.
+    let (vm, mut vcpu) = unsafe { hypervisor::create(backend, &mem.slots(), &opts)? };
+    vcpu.set_state(&initial)?;
+
+    let control = Arc::new(Control::new(true));
+    let console = SharedWriter(Arc::new(Mutex::new(console_out)));
+    let interrupts = if vm.in_kernel_irqchip() {
+        let vm = vm.clone();
+        Interrupts::External(Arc::new(move |line| -> Irq { Arc::new(KvmIrq { vm: vm.clone(), line }) }))
+    } else {
+        Interrupts::Emulated
+    };
+    let pc = PcDevices::new(PcDevicesConfig {
+        interrupts,
+        clock: clock.clone(),
+        control: control.clone(),
+        serial_out: Box::new(console.clone()),
+        debugcon_out: Box::new(console.clone()),
+        ram_below_4g: mem.below_4g(),
+        ram_above_4g: mem.above_4g(),
+    });
+    let mut io = crate::bus::Bus::new();
+    pc.map_ports(&mut io)?;
+    let wakeup = control.wakeup().clone();
+
+    let stops = Arc::new(Stops::default());
+    let accesses = Arc::new(AtomicU64::new(0));
+    let kicker = vcpu.kicker();
+    let done = Arc::new(AtomicBool::new(false));
+
+    if let Some(t) = timeout {
+        let (stops, kicker, done, wakeup) = (stops.clone(), kicker.clone(), done.clone(), wakeup.clone());
+        std::thread::spawn(move || {
+            let end = Instant::now() + t;
+            while !done.load(Ordering::Relaxed) {
+                let now = Instant::now();
+                if now >= end {
+                    stops.timeout.store(true, Ordering::SeqCst);
+                    kicker.kick();
+                    wakeup.notify();
+                    return;
+                }
+                std::thread::sleep((end - now).min(Duration::from_millis(100)));
+            }
+        });
+    }
+    if let (Some(limit), Backend::Kvm) = (watchdog, backend) {
+        let (stops, kicker, done, accesses) = (stops.clone(), kicker.clone(), done.clone(), accesses.clone());
+        std::thread::spawn(move || {
+            let mut last = accesses.load(Ordering::Relaxed);
+            let mut since = Instant::now();
+            while !done.load(Ordering::Relaxed) {
+                std::thread::sleep(Duration::from_millis(200));
+                let now = accesses.load(Ordering::Relaxed);
+                if now != last {
+                    last = now;
+                    since = Instant::now();
+                } else if since.elapsed() >= limit {
+                    stops.stalled.store(limit.as_secs().max(1), Ordering::SeqCst);
+                    kicker.kick();
+                    // A KVM stuck inside KVM_RUN may not even return for a signal.
+                    std::thread::sleep(Duration::from_secs(2));
+                    if !done.load(Ordering::Relaxed) {
+                        eprintln!(
+                            "ondol: the kvm vCPU made no progress for {} s and did not return when interrupted; this host's KVM cannot run this guest: use --backend emu",
+                            limit.as_secs()
+                        );
+                        std::process::exit(1);
+                    }
+                    return;
+                }
+            }
+        });
+    }
+    if let Some(input) = console_in {
+        spawn_console_input(input, pc.serial.clone(), stops.clone(), kicker.clone(), wakeup.clone());
+    }
+
+    let intr = pc.pic.as_ref().map(|p| lock(p).intr_flag());
+    let post = pc.post.clone();
+    let mut machine = Machine {
+        pc,
+        io,
+        mmio: crate::bus::Bus::new(),
+        clock,
+        control: control.clone(),
+        stops: stops.clone(),
+        intr,
+        accesses,
+        deadline: timeout.map(|t| start + t),
+    };
+    let result = vcpu.run(&mut machine);
+    done.store(true, Ordering::SeqCst);
+    let _ = lock(&console.0).flush();
+    let exit = result?;
+    let outcome = match exit {
+        VcpuExit::Shutdown { reason } => Outcome::Shutdown { reason },
+        VcpuExit::Stopped => match control.stop_requested() {
+            Some(StopReason::Exit(code)) => Outcome::Exit(code),
+            Some(StopReason::PowerOff) => Outcome::PowerOff,
+            Some(StopReason::Reset) => Outcome::Reset,
+            None if stops.interrupted.load(Ordering::SeqCst) => Outcome::Interrupted,
+            None if stops.stalled.load(Ordering::SeqCst) != 0 => {
+                Outcome::Stalled { seconds: stops.stalled.load(Ordering::SeqCst) }
+            }
+            None => Outcome::Timeout,
+        },
+    };
+    let recent = match outcome {
+        Outcome::Shutdown { .. } | Outcome::Timeout | Outcome::Stalled { .. } => vcpu.recent_instructions(&mut machine),
+        _ => Vec::new(),
+    };
+    Ok(Report {
+        outcome,
+        state: vcpu.state().ok(),
+        instructions: vcpu.instructions(),
+        recent,
+        post_codes: lock(&post).codes().map(|c| (c.time_ns, c.code)).collect(),
+        elapsed: start.elapsed(),
+    })
+}
+
+/// Ctrl-A then x on the console ends the run (as in QEMU's -nographic); Ctrl-A Ctrl-A sends a
+/// literal Ctrl-A.
+const ESCAPE: u8 = 0x01;
+
+fn spawn_console_input(
+    mut input: Box<dyn Read + Send>,
+    serial: Arc<Mutex<devices::serial::Serial>>,
+    stops: Arc<Stops>,
+    kicker: hypervisor::Kicker,
+    wakeup: Arc<devices::Wakeup>,
+) {
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 256];
+        let mut escape = false;
+        loop {
+            let n = match input.read(&mut buf) {
+                Ok(0) | Err(_) => return,
+                Ok(n) => n,
+            };
+            let mut bytes = Vec::with_capacity(n);
+            for &b in &buf[..n] {
+                if escape {
+                    escape = false;
+                    match b {
+                        b'x' | b'X' => {
+                            stops.interrupted.store(true, Ordering::SeqCst);
+                            kicker.kick();
+                            wakeup.notify();
+                            return;
+                        }
+                        ESCAPE => bytes.push(ESCAPE),
+                        _ => {}
+                    }
+                } else if b == ESCAPE {
+                    escape = true;
+                } else {
+                    bytes.push(b);
+                }
+            }
+            let mut rest = &bytes[..];
+            while !rest.is_empty() {
+                let taken = lock(&serial).enqueue_input(rest);
+                rest = &rest[taken..];
+                wakeup.notify();
+                if !rest.is_empty() {
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+            }
+        }
+    });
+}

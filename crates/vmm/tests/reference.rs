@@ -1,0 +1,85 @@
+//! Guest programs run on ondol's emu CPU and on QEMU (TCG, booted as a boot sector by SeaBIOS)
+//! must print the same thing on COM1. QEMU is the independent oracle for programs the CI host's
+//! KVM cannot run (real-mode INT, exceptions through the IVT, decimal adjust). Needs
+//! qemu-system-i386 (scripts/deps installs it); without it the test fails and says so.
+
+use hypervisor::Backend;
+use std::io::Write;
+use std::process::Command;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use vmm::machine::{Boot, MachineConfig, Outcome};
+
+const PROGRAMS: &[&str] = &["interrupts", "bcd", "alu", "strings", "control", "hello"];
+
+#[derive(Clone, Default)]
+struct Capture(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Capture {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(b);
+        Ok(b.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+fn program(name: &str) -> &'static [u8] {
+    vmm::guest::tests::ALL.iter().find(|p| p.0 == name).unwrap_or_else(|| panic!("no guest program {name}")).1
+}
+
+fn on_emu(name: &str) -> String {
+    let out = Capture::default();
+    let report = vmm::machine::run(MachineConfig {
+        backend: Backend::Emu,
+        memory: 16 << 20,
+        boot: Boot::Raw(program(name).to_vec()),
+        timeout: Some(Duration::from_secs(20)),
+        deterministic: true,
+        console_out: Box::new(out.clone()),
+        console_in: None,
+        watchdog: None,
+    })
+    .unwrap_or_else(|e| panic!("{name}: {e}"));
+    assert_eq!(report.outcome, Outcome::Exit(0), "{name} on emu");
+    String::from_utf8_lossy(&out.0.lock().unwrap()).into_owned()
+}
+
+fn on_qemu(name: &str) -> String {
+    let dir = std::env::temp_dir().join(format!("ondol-ref-{}-{name}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let disk = dir.join("disk.img");
+    let mut img = program(name).to_vec();
+    img.resize(1 << 20, 0);
+    std::fs::write(&disk, &img).unwrap();
+    let serial = dir.join("com1.txt");
+    let status = Command::new("timeout")
+        .arg("60")
+        .arg("qemu-system-i386")
+        .args(["-accel", "tcg", "-m", "16", "-display", "none", "-monitor", "none", "-no-reboot", "-nic", "none"])
+        .arg("-serial")
+        .arg(format!("file:{}", serial.display()))
+        .args(["-device", "isa-debug-exit,iobase=0xf4,iosize=4"])
+        .arg("-drive")
+        .arg(format!("file={},format=raw,snapshot=on", disk.display()))
+        .status()
+        .unwrap_or_else(|e| {
+            panic!("cannot run qemu-system-i386 ({e}): install qemu-system-x86 (scripts/deps does it)")
+        });
+    // isa-debug-exit: status = (value << 1) | 1.
+    assert_eq!(status.code(), Some(1), "{name} on QEMU did not exit with status 0 through port 0xF4");
+    let out = std::fs::read(&serial).unwrap_or_default();
+    let _ = std::fs::remove_dir_all(&dir);
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[test]
+fn emu_prints_what_qemu_prints_for_every_program() {
+    for name in PROGRAMS {
+        let ours = on_emu(name);
+        let theirs = on_qemu(name);
+        assert!(!theirs.is_empty(), "{name}: QEMU printed nothing");
+        assert_eq!(ours, theirs, "{name}: ondol emu and QEMU TCG disagree");
+    }
+}
