@@ -18,18 +18,9 @@ fn bad(msg: impl Into<String>) -> ImageError {
 }
 
 /// Builds an image from `file` with `dir` as the context; names it `tag` (default DIR:latest).
-pub fn build(
-    store: &Store,
-    file: &Path,
-    dir: &Path,
-    tag: Option<&str>,
-) -> Result<Image, ImageError> {
-    let text = fs::read_to_string(file).map_err(|e| {
-        bad(format!(
-            "cannot read {}: {e}; give the Dockerfile with -f",
-            file.display()
-        ))
-    })?;
+pub fn build(store: &Store, file: &Path, dir: &Path, tag: Option<&str>) -> Result<Image, ImageError> {
+    let text = fs::read_to_string(file)
+        .map_err(|e| bad(format!("cannot read {}: {e}; give the Dockerfile with -f", file.display())))?;
     let steps = dockerfile::parse(&text).map_err(|e| bad(format!("{}: {e}", file.display())))?;
     let name = match tag {
         Some(t) => Reference::parse(t)?.name(),
@@ -39,11 +30,7 @@ pub fn build(
                 .and_then(|p| p.file_name().map(|s| s.to_string_lossy().to_lowercase()))
                 .unwrap_or_else(|| "image".into());
             Reference::parse(&base)
-                .map_err(|_| {
-                    bad(format!(
-                        "cannot name the image after '{base}'; give -t NAME:TAG"
-                    ))
-                })?
+                .map_err(|_| bad(format!("cannot name the image after '{base}'; give -t NAME:TAG")))?
                 .name()
         }
     };
@@ -69,10 +56,7 @@ pub fn build(
                 }
                 Step::Env(kv) => {
                     let extra: Vec<String> = kv.iter().map(|(k, v)| format!("{k}={v}")).collect();
-                    cfg.set_env(Some(crate::runtime::merge_env(
-                        &cfg.env().clone().unwrap_or_default(),
-                        &extra,
-                    )));
+                    cfg.set_env(Some(crate::runtime::merge_env(&cfg.env().clone().unwrap_or_default(), &extra)));
                 }
                 Step::Workdir(w) => {
                     let base = cfg.working_dir().clone().unwrap_or_else(|| "/".into());
@@ -91,25 +75,20 @@ pub fn build(
                     let wd = cfg.working_dir().clone().unwrap_or_else(|| "/".into());
                     let dest_abs = Path::new(&wd).join(dest);
                     let tmp = store.tmp_path("copy.tar");
-                    let f = fs::File::create(&tmp)
-                        .map_err(|e| bad(format!("cannot write {}: {e}", tmp.display())))?;
+                    let f = fs::File::create(&tmp).map_err(|e| bad(format!("cannot write {}: {e}", tmp.display())))?;
                     let mut b = tar::Builder::new(f);
                     let as_dir = dest.ends_with('/') || srcs.len() > 1;
                     for s in srcs {
                         let src = context_path(dir, s)?;
                         let m = fs::symlink_metadata(&src).map_err(|e| {
-                            bad(format!(
-                                "COPY {s}: {e}; the path must exist in the build context {}",
-                                dir.display()
-                            ))
+                            bad(format!("COPY {s}: {e}; the path must exist in the build context {}", dir.display()))
                         })?;
                         let target = if m.is_dir() || !as_dir {
                             dest_abs.clone()
                         } else {
                             dest_abs.join(src.file_name().unwrap_or_default())
                         };
-                        layer::tar_copy(&mut b, &src, &target)
-                            .map_err(|e| bad(format!("COPY {s}: {e}")))?;
+                        layer::tar_copy(&mut b, &src, &target).map_err(|e| bad(format!("COPY {s}: {e}")))?;
                     }
                     b.into_inner()
                         .and_then(|mut f| f.flush())
@@ -140,8 +119,7 @@ pub fn build(
                         )));
                     }
                     let tmp = store.tmp_path("run.tar");
-                    let f = fs::File::create(&tmp)
-                        .map_err(|e| bad(format!("cannot write {}: {e}", tmp.display())))?;
+                    let f = fs::File::create(&tmp).map_err(|e| bad(format!("cannot write {}: {e}", tmp.display())))?;
                     let r = layer::diff_upper(&upper, f);
                     rt.discard(&cid);
                     r.map_err(|e| bad(format!("cannot turn step {} into a layer: {e}", n + 1)))?;
@@ -215,11 +193,7 @@ fn commit(
     let m = ImageManifestBuilder::default()
         .schema_version(2u32)
         .media_type(MediaType::ImageManifest)
-        .config(Descriptor::new(
-            MediaType::ImageConfig,
-            cbytes.len() as u64,
-            odig(&cd),
-        ))
+        .config(Descriptor::new(MediaType::ImageConfig, cbytes.len() as u64, odig(&cd)))
         .layers(layers.to_vec())
         .build()
         .map_err(|e| bad(e.to_string()))?;
@@ -239,9 +213,7 @@ fn context_path(dir: &Path, s: &str) -> Result<PathBuf, ImageError> {
             Component::Normal(n) => p.push(n),
             Component::CurDir | Component::RootDir => {}
             _ => {
-                return Err(bad(format!(
-                    "COPY {s}: the source must stay inside the build context"
-                )));
+                return Err(bad(format!("COPY {s}: the source must stay inside the build context")));
             }
         }
     }

@@ -13,9 +13,7 @@ use std::time::{Duration, Instant};
 /// What can go wrong with cgroups.
 #[derive(Debug, thiserror::Error)]
 pub enum CgroupError {
-    #[error(
-        "'{0}' is not a memory size; use a number with an optional unit: 64m, 1g, 512k, 1048576"
-    )]
+    #[error("'{0}' is not a memory size; use a number with an optional unit: 64m, 1g, 512k, 1048576")]
     BadMemory(String),
     #[error("'{0}' is not a CPU count; use a positive number such as 0.5 or 2")]
     BadCpus(String),
@@ -66,13 +64,12 @@ impl Hierarchy {
                 "cgroup" => {
                     for opt in r[2].split(',') {
                         let name = match opt {
-                            "rw" | "ro" | "relatime" | "noatime" | "nosuid" | "nodev"
-                            | "noexec" | "clone_children" | "xattr" => continue,
+                            "rw" | "ro" | "relatime" | "noatime" | "nosuid" | "nodev" | "noexec" | "clone_children"
+                            | "xattr" => continue,
                             o if o.starts_with("release_agent=") => continue,
                             o => o,
                         };
-                        h.v1.entry(name.to_string())
-                            .or_insert_with(|| mount_point.clone());
+                        h.v1.entry(name.to_string()).or_insert_with(|| mount_point.clone());
                     }
                 }
                 _ => {}
@@ -83,26 +80,18 @@ impl Hierarchy {
 
     /// The running machine's hierarchy.
     pub fn host() -> io::Result<Hierarchy> {
-        Ok(Hierarchy::from_mountinfo(&fs::read_to_string(
-            "/proc/self/mountinfo",
-        )?))
+        Ok(Hierarchy::from_mountinfo(&fs::read_to_string("/proc/self/mountinfo")?))
     }
 
     /// Whether a unified machine accounts swap (so memory.swap.max can be written).
     pub fn v2_swap(&self) -> bool {
         self.mode() == Mode::Unified
-            && fs::read_to_string("/proc/self/cgroup")
-                .ok()
-                .is_some_and(|s| {
-                    s.lines()
-                        .find_map(|l| l.strip_prefix("0::"))
-                        .zip(self.v2.as_ref())
-                        .is_some_and(|(rel, m)| {
-                            m.join(rel.trim_start_matches('/'))
-                                .join("memory.swap.max")
-                                .exists()
-                        })
-                })
+            && fs::read_to_string("/proc/self/cgroup").ok().is_some_and(|s| {
+                s.lines()
+                    .find_map(|l| l.strip_prefix("0::"))
+                    .zip(self.v2.as_ref())
+                    .is_some_and(|(rel, m)| m.join(rel.trim_start_matches('/')).join("memory.swap.max").exists())
+            })
     }
 
     pub fn mode(&self) -> Mode {
@@ -134,11 +123,7 @@ impl Hierarchy {
             .dirs(cgroup_path)
             .iter()
             .filter_map(|d| fs::read_to_string(d.join("cgroup.procs")).ok())
-            .flat_map(|s| {
-                s.lines()
-                    .filter_map(|l| l.trim().parse().ok())
-                    .collect::<Vec<i32>>()
-            })
+            .flat_map(|s| s.lines().filter_map(|l| l.trim().parse().ok()).collect::<Vec<i32>>())
             .collect();
         pids.sort_unstable();
         pids.dedup();
@@ -195,10 +180,7 @@ fn remove_cgroup_dir(d: &Path, deadline: Instant) -> Result<(), CgroupError> {
                 std::thread::sleep(Duration::from_millis(10));
             }
             Err(err) => {
-                return Err(CgroupError::Cleanup {
-                    path: d.to_path_buf(),
-                    err,
-                });
+                return Err(CgroupError::Cleanup { path: d.to_path_buf(), err });
             }
         }
     }
@@ -210,10 +192,7 @@ fn unescape(s: &str) -> String {
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
     while i < b.len() {
-        if b[i] == b'\\'
-            && i + 3 < b.len() + 0
-            && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c))
-        {
+        if b[i] == b'\\' && i + 3 < b.len() + 0 && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c)) {
             let v = (b[i + 1] - b'0') * 64 + (b[i + 2] - b'0') * 8 + (b[i + 3] - b'0');
             out.push(v);
             i += 4;
@@ -264,10 +243,7 @@ pub fn parse_memory(s: &str) -> Result<i64, CgroupError> {
 }
 
 pub fn parse_cpus(s: &str) -> Result<f64, CgroupError> {
-    let v: f64 = s
-        .trim()
-        .parse()
-        .map_err(|_| CgroupError::BadCpus(s.to_string()))?;
+    let v: f64 = s.trim().parse().map_err(|_| CgroupError::BadCpus(s.to_string()))?;
     if !v.is_finite() || v <= 0.0 || v > 1024.0 {
         return Err(CgroupError::BadCpus(s.to_string()));
     }
@@ -284,8 +260,7 @@ pub fn parse_pids(s: &str) -> Result<i64, CgroupError> {
 impl Limits {
     /// The CFS quota for `cpus` per [`CPU_PERIOD`].
     pub fn cpu_quota(&self) -> Option<i64> {
-        self.cpus
-            .map(|c| (c * CPU_PERIOD as f64).round().max(1000.0) as i64)
+        self.cpus.map(|c| (c * CPU_PERIOD as f64).round().max(1000.0) as i64)
     }
 
     /// The limits as OCI linux.resources (JSON), which libcontainer writes to v1 or v2 files.
@@ -335,10 +310,7 @@ mod tests {
     fn hybrid_machine_puts_a_container_in_each_v1_hierarchy() {
         let h = Hierarchy::from_mountinfo(HYBRID);
         assert_eq!(h.mode(), Mode::Hybrid);
-        assert_eq!(
-            h.v1.get("cpuacct"),
-            Some(&PathBuf::from("/sys/fs/cgroup/cpu,cpuacct"))
-        );
+        assert_eq!(h.v1.get("cpuacct"), Some(&PathBuf::from("/sys/fs/cgroup/cpu,cpuacct")));
         assert!(h.v1.contains_key("name=systemd"));
         let dirs = h.dirs("/ondol/abc");
         assert!(dirs.contains(&PathBuf::from("/sys/fs/cgroup/memory/ondol/abc")));
@@ -351,10 +323,7 @@ mod tests {
     fn unified_machine_has_one_directory_per_container() {
         let h = Hierarchy::from_mountinfo(UNIFIED);
         assert_eq!(h.mode(), Mode::Unified);
-        assert_eq!(
-            h.dirs("/ondol/abc"),
-            vec![PathBuf::from("/sys/fs/cgroup/ondol/abc")]
-        );
+        assert_eq!(h.dirs("/ondol/abc"), vec![PathBuf::from("/sys/fs/cgroup/ondol/abc")]);
         assert_eq!(Hierarchy::from_mountinfo("").mode(), Mode::Legacy);
     }
 
@@ -377,11 +346,7 @@ mod tests {
 
     #[test]
     fn cpus_and_pids_parse_and_map_to_cfs_quota() {
-        let l = Limits {
-            cpus: Some(parse_cpus("0.5").unwrap()),
-            pids: Some(parse_pids("20").unwrap()),
-            memory: None,
-        };
+        let l = Limits { cpus: Some(parse_cpus("0.5").unwrap()), pids: Some(parse_pids("20").unwrap()), memory: None };
         assert_eq!(l.cpu_quota(), Some(50_000));
         assert!(parse_cpus("0").is_err() && parse_cpus("x").is_err());
         assert!(parse_pids("0").is_err() && parse_pids("1.5").is_err());
@@ -417,15 +382,9 @@ mod tests {
         }
         fs::write(root.join("ondol/cgroup.controllers"), "cpu memory pids").unwrap();
         fs::write(leaf.join("cgroup.controllers"), "cpu memory pids").unwrap();
-        let limits = Limits {
-            memory: Some(parse_memory("64m").unwrap()),
-            cpus: Some(1.5),
-            pids: Some(32),
-        };
+        let limits = Limits { memory: Some(parse_memory("64m").unwrap()), cpus: Some(1.5), pids: Some(32) };
         let res = limits.to_resources(true);
-        let m =
-            libcgroups::v2::manager::Manager::new(root.to_path_buf(), PathBuf::from("ondol/c1"))
-                .unwrap();
+        let m = libcgroups::v2::manager::Manager::new(root.to_path_buf(), PathBuf::from("ondol/c1")).unwrap();
         m.apply(&ControllerOpt {
             resources: &res,
             disable_oom_killer: false,

@@ -18,19 +18,11 @@ pub struct DigestError(pub String);
 impl Digest {
     /// Parses `sha256:<64 lowercase hex>`.
     pub fn parse(s: &str) -> Result<Digest, DigestError> {
-        let hex = s
-            .strip_prefix("sha256:")
-            .ok_or_else(|| DigestError(s.to_string()))?;
-        if hex.len() != 64
-            || !hex
-                .bytes()
-                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-        {
+        let hex = s.strip_prefix("sha256:").ok_or_else(|| DigestError(s.to_string()))?;
+        if hex.len() != 64 || !hex.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
             return Err(DigestError(s.to_string()));
         }
-        Ok(Digest {
-            hex: hex.to_string(),
-        })
+        Ok(Digest { hex: hex.to_string() })
     }
 
     /// The digest of a byte string.
@@ -86,11 +78,7 @@ pub struct HashingReader<R> {
 
 impl<R: Read> HashingReader<R> {
     pub fn new(inner: R) -> Self {
-        HashingReader {
-            inner,
-            hasher: Sha256::new(),
-            count: 0,
-        }
+        HashingReader { inner, hasher: Sha256::new(), count: 0 }
     }
 
     /// The digest and size of everything read so far.
@@ -124,11 +112,7 @@ pub struct VerifyingReader<R> {
 
 impl<R: Read> VerifyingReader<R> {
     pub fn new(inner: R, expected: Digest) -> Self {
-        VerifyingReader {
-            inner: HashingReader::new(inner),
-            expected,
-            done: false,
-        }
+        VerifyingReader { inner: HashingReader::new(inner), expected, done: false }
     }
 }
 
@@ -180,14 +164,10 @@ mod tests {
         let data = b"hello world".to_vec();
         let good = Digest::of(&data);
         let mut out = Vec::new();
-        VerifyingReader::new(&data[..], good)
-            .read_to_end(&mut out)
-            .unwrap();
+        VerifyingReader::new(&data[..], good).read_to_end(&mut out).unwrap();
         assert_eq!(out, data);
         let bad = Digest::of(b"other");
-        let err = VerifyingReader::new(&data[..], bad)
-            .read_to_end(&mut Vec::new())
-            .unwrap_err();
+        let err = VerifyingReader::new(&data[..], bad).read_to_end(&mut Vec::new()).unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::InvalidData);
     }
 }

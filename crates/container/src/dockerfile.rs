@@ -23,22 +23,15 @@ pub struct ParseError {
 }
 
 fn err(line: usize, msg: impl Into<String>) -> ParseError {
-    ParseError {
-        line,
-        msg: msg.into(),
-    }
+    ParseError { line, msg: msg.into() }
 }
 
 /// JSON array form, or the shell form wrapped in /bin/sh -c.
 fn command(args: &str, line: usize) -> Result<Vec<String>, ParseError> {
     let t = args.trim();
     if t.starts_with('[') {
-        serde_json::from_str::<Vec<String>>(t).map_err(|e| {
-            err(
-                line,
-                format!("bad JSON array ({e}); write [\"prog\", \"arg\"]"),
-            )
-        })
+        serde_json::from_str::<Vec<String>>(t)
+            .map_err(|e| err(line, format!("bad JSON array ({e}); write [\"prog\", \"arg\"]")))
     } else if t.is_empty() {
         Err(err(line, "missing command"))
     } else {
@@ -73,12 +66,9 @@ pub fn parse(text: &str) -> Result<Vec<Step>, ParseError> {
         let (ins, args) = full.split_once(char::is_whitespace).unwrap_or((&full, ""));
         let args = args.trim();
         let step = match ins.to_ascii_uppercase().as_str() {
-            "FROM" => Step::From(
-                args.split_whitespace()
-                    .next()
-                    .ok_or_else(|| err(start, "FROM needs an image"))?
-                    .to_string(),
-            ),
+            "FROM" => {
+                Step::From(args.split_whitespace().next().ok_or_else(|| err(start, "FROM needs an image"))?.to_string())
+            }
             "COPY" => {
                 let words: Vec<String> = if args.starts_with('[') {
                     command(args, start)?
@@ -86,24 +76,13 @@ pub fn parse(text: &str) -> Result<Vec<Step>, ParseError> {
                     args.split_whitespace().map(String::from).collect()
                 };
                 if words.iter().any(|w| w.starts_with("--")) {
-                    return Err(err(
-                        start,
-                        "COPY options (--from, --chown) are not supported",
-                    ));
+                    return Err(err(start, "COPY options (--from, --chown) are not supported"));
                 }
                 if words.len() < 2 {
-                    return Err(err(
-                        start,
-                        "COPY needs at least one source and a destination",
-                    ));
+                    return Err(err(start, "COPY needs at least one source and a destination"));
                 }
-                let (dest, srcs) = words
-                    .split_last()
-                    .ok_or_else(|| err(start, "COPY needs a destination"))?;
-                Step::Copy {
-                    srcs: srcs.to_vec(),
-                    dest: dest.clone(),
-                }
+                let (dest, srcs) = words.split_last().ok_or_else(|| err(start, "COPY needs a destination"))?;
+                Step::Copy { srcs: srcs.to_vec(), dest: dest.clone() }
             }
             "RUN" => Step::Run(command(args, start)?),
             "CMD" => Step::Cmd(command(args, start)?),
@@ -114,15 +93,13 @@ pub fn parse(text: &str) -> Result<Vec<Step>, ParseError> {
                 let mut kv = Vec::new();
                 if args.contains('=') {
                     for w in args.split_whitespace() {
-                        let (k, v) = w
-                            .split_once('=')
-                            .ok_or_else(|| err(start, format!("ENV {w}: write KEY=VALUE")))?;
+                        let (k, v) =
+                            w.split_once('=').ok_or_else(|| err(start, format!("ENV {w}: write KEY=VALUE")))?;
                         kv.push((k.to_string(), v.trim_matches('"').to_string()));
                     }
                 } else {
-                    let (k, v) = args
-                        .split_once(char::is_whitespace)
-                        .ok_or_else(|| err(start, "ENV needs KEY=VALUE"))?;
+                    let (k, v) =
+                        args.split_once(char::is_whitespace).ok_or_else(|| err(start, "ENV needs KEY=VALUE"))?;
                     kv.push((k.to_string(), v.trim().to_string()));
                 }
                 if kv.is_empty() {
@@ -161,33 +138,14 @@ mod tests {
     fn parses_every_supported_instruction_in_both_forms() {
         let s = parse("# c\nFROM busybox:1 AS x\nCOPY a b /dst/\nRUN echo hi \\\n  && true\nENV A=1 B=\"two\"\nENV C three words\nWORKDIR /w\nUSER user:grp\nCMD [\"ls\", \"-l\"]\nENTRYPOINT echo\n").unwrap();
         assert_eq!(s[0], Step::From("busybox:1".into()));
-        assert_eq!(
-            s[1],
-            Step::Copy {
-                srcs: vec!["a".into(), "b".into()],
-                dest: "/dst/".into()
-            }
-        );
-        assert_eq!(
-            s[2],
-            Step::Run(vec![
-                "/bin/sh".into(),
-                "-c".into(),
-                "echo hi  && true".into()
-            ])
-        );
-        assert_eq!(
-            s[3],
-            Step::Env(vec![("A".into(), "1".into()), ("B".into(), "two".into())])
-        );
+        assert_eq!(s[1], Step::Copy { srcs: vec!["a".into(), "b".into()], dest: "/dst/".into() });
+        assert_eq!(s[2], Step::Run(vec!["/bin/sh".into(), "-c".into(), "echo hi  && true".into()]));
+        assert_eq!(s[3], Step::Env(vec![("A".into(), "1".into()), ("B".into(), "two".into())]));
         assert_eq!(s[4], Step::Env(vec![("C".into(), "three words".into())]));
         assert_eq!(s[5], Step::Workdir("/w".into()));
         assert_eq!(s[6], Step::User("user:grp".into()));
         assert_eq!(s[7], Step::Cmd(vec!["ls".into(), "-l".into()]));
-        assert_eq!(
-            s[8],
-            Step::Entrypoint(vec!["/bin/sh".into(), "-c".into(), "echo".into()])
-        );
+        assert_eq!(s[8], Step::Entrypoint(vec!["/bin/sh".into(), "-c".into(), "echo".into()]));
     }
 
     #[test]

@@ -20,24 +20,14 @@ pub enum LayerError {
     #[error(
         "layer entry '{entry}' would be written through the symlink '{link}' (-> {target}); a layer must never write through a symlink: the layer is malformed or malicious, refusing it"
     )]
-    ThroughSymlink {
-        entry: String,
-        link: String,
-        target: String,
-    },
-    #[error(
-        "layer entry '{entry}' needs '{parent}' to be a directory, but it is not; the layer is malformed"
-    )]
+    ThroughSymlink { entry: String, link: String, target: String },
+    #[error("layer entry '{entry}' needs '{parent}' to be a directory, but it is not; the layer is malformed")]
     NotADirectory { entry: String, parent: String },
-    #[error(
-        "layer entry '{entry}' links to '{target}', which is not in this layer; the layer is malformed"
-    )]
+    #[error("layer entry '{entry}' links to '{target}', which is not in this layer; the layer is malformed")]
     BadHardlink { entry: String, target: String },
     #[error("layer entry '{0}' is a whiteout with an empty name; the layer is malformed")]
     BadWhiteout(String),
-    #[error(
-        "layer tar is unreadable ({0}); it is truncated or not a tar: fetch or export the image again"
-    )]
+    #[error("layer tar is unreadable ({0}); it is truncated or not a tar: fetch or export the image again")]
     Tar(io::Error),
     #[error(
         "layer compression is unreadable ({0}); the layer is truncated or corrupt: fetch or export the image again"
@@ -48,10 +38,7 @@ pub enum LayerError {
 }
 
 fn ioe(path: &Path) -> impl FnOnce(io::Error) -> LayerError + '_ {
-    move |err| LayerError::Io {
-        path: path.to_path_buf(),
-        err,
-    }
+    move |err| LayerError::Io { path: path.to_path_buf(), err }
 }
 
 /// How whiteouts are represented in the unpacked tree.
@@ -72,8 +59,7 @@ pub fn decompress<'a>(r: impl Read + 'a) -> Result<Box<dyn Read + 'a>, LayerErro
     if head.starts_with(&[0x1f, 0x8b]) {
         Ok(Box::new(flate2::read::MultiGzDecoder::new(br)))
     } else if head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
-        let d = ruzstd::decoding::StreamingDecoder::new(br)
-            .map_err(|e| LayerError::Compression(e.to_string()))?;
+        let d = ruzstd::decoding::StreamingDecoder::new(br).map_err(|e| LayerError::Compression(e.to_string()))?;
         Ok(Box::new(d))
     } else {
         Ok(Box::new(br))
@@ -108,9 +94,7 @@ fn prepare_parents(root: &Path, rel: &Path, shown: &str) -> Result<(), LayerErro
         relcur.push(c);
         match fs::symlink_metadata(&cur) {
             Ok(m) if m.file_type().is_symlink() => {
-                let target = fs::read_link(&cur)
-                    .map(|t| t.display().to_string())
-                    .unwrap_or_default();
+                let target = fs::read_link(&cur).map(|t| t.display().to_string()).unwrap_or_default();
                 return Err(LayerError::ThroughSymlink {
                     entry: shown.to_string(),
                     link: relcur.display().to_string(),
@@ -181,15 +165,7 @@ fn lsetxattr(p: &Path, name: &str, value: &[u8]) -> io::Result<()> {
     let c = cstr(p)?;
     let n = CString::new(name).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
     // SAFETY: both strings are valid and NUL-terminated; value is a valid slice for its length.
-    let r = unsafe {
-        libc::lsetxattr(
-            c.as_ptr(),
-            n.as_ptr(),
-            value.as_ptr().cast(),
-            value.len(),
-            0,
-        )
-    };
+    let r = unsafe { libc::lsetxattr(c.as_ptr(), n.as_ptr(), value.as_ptr().cast(), value.len(), 0) };
     if r != 0 {
         return Err(io::Error::last_os_error());
     }
@@ -212,20 +188,10 @@ pub fn lgetxattr(p: &Path, name: &str) -> Option<Vec<u8>> {
 
 fn set_mtime(p: &Path, secs: u64) -> io::Result<()> {
     let c = cstr(p)?;
-    let t = libc::timespec {
-        tv_sec: secs as libc::time_t,
-        tv_nsec: 0,
-    };
+    let t = libc::timespec { tv_sec: secs as libc::time_t, tv_nsec: 0 };
     let times = [t, t];
     // SAFETY: c is NUL-terminated; times points at two timespecs as utimensat requires.
-    let r = unsafe {
-        libc::utimensat(
-            libc::AT_FDCWD,
-            c.as_ptr(),
-            times.as_ptr(),
-            libc::AT_SYMLINK_NOFOLLOW,
-        )
-    };
+    let r = unsafe { libc::utimensat(libc::AT_FDCWD, c.as_ptr(), times.as_ptr(), libc::AT_SYMLINK_NOFOLLOW) };
     if r != 0 {
         return Err(io::Error::last_os_error());
     }
@@ -261,19 +227,14 @@ pub fn unpack(src: impl Read, dest: &Path, mode: Mode) -> Result<Unpacked, Layer
                 continue; // "./": the root itself
             }
             stats.entries += 1;
-            let name = rel
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default();
+            let name = rel.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
             prepare_parents(dest, &rel, &shown)?;
             let parent_rel = rel.parent().unwrap_or(Path::new("")).to_path_buf();
             if name == OPAQUE {
                 stats.whiteouts += 1;
                 let dir = dest.join(&parent_rel);
                 match mode {
-                    Mode::Overlay => {
-                        lsetxattr(&dir, "trusted.overlay.opaque", b"y").map_err(ioe(&dir))?
-                    }
+                    Mode::Overlay => lsetxattr(&dir, "trusted.overlay.opaque", b"y").map_err(ioe(&dir))?,
                     Mode::Apply => {
                         for e in fs::read_dir(&dir).map_err(ioe(&dir))? {
                             let e = e.map_err(ioe(&dir))?;
@@ -313,9 +274,7 @@ pub fn unpack(src: impl Read, dest: &Path, mode: Mode) -> Result<Unpacked, Layer
             }
             match kind {
                 tar::EntryType::Directory => {}
-                tar::EntryType::Regular
-                | tar::EntryType::Continuous
-                | tar::EntryType::GNUSparse => {
+                tar::EntryType::Regular | tar::EntryType::Continuous | tar::EntryType::GNUSparse => {
                     let mut f = OpenOptions::new()
                         .write(true)
                         .create_new(true)
@@ -326,18 +285,11 @@ pub fn unpack(src: impl Read, dest: &Path, mode: Mode) -> Result<Unpacked, Layer
                     io::copy(&mut entry, &mut f).map_err(LayerError::Tar)?;
                 }
                 tar::EntryType::Symlink => {
-                    let target = entry
-                        .link_name_bytes()
-                        .map(|b| b.into_owned())
-                        .unwrap_or_default();
-                    std::os::unix::fs::symlink(std::ffi::OsStr::from_bytes(&target), &path)
-                        .map_err(ioe(&path))?;
+                    let target = entry.link_name_bytes().map(|b| b.into_owned()).unwrap_or_default();
+                    std::os::unix::fs::symlink(std::ffi::OsStr::from_bytes(&target), &path).map_err(ioe(&path))?;
                 }
                 tar::EntryType::Link => {
-                    let raw_t = entry
-                        .link_name_bytes()
-                        .map(|b| b.into_owned())
-                        .unwrap_or_default();
+                    let raw_t = entry.link_name_bytes().map(|b| b.into_owned()).unwrap_or_default();
                     let shown_t = String::from_utf8_lossy(&raw_t).into_owned();
                     let t = clean_path(&raw_t)?;
                     prepare_parents(dest, &t, &shown_t)?;
@@ -345,10 +297,7 @@ pub fn unpack(src: impl Read, dest: &Path, mode: Mode) -> Result<Unpacked, Layer
                     match fs::symlink_metadata(&tpath) {
                         Ok(m) if !m.is_dir() => {}
                         _ => {
-                            return Err(LayerError::BadHardlink {
-                                entry: shown,
-                                target: shown_t,
-                            });
+                            return Err(LayerError::BadHardlink { entry: shown, target: shown_t });
                         }
                     }
                     fs::hard_link(&tpath, &path).map_err(ioe(&path))?;
@@ -406,10 +355,7 @@ pub fn unpack(src: impl Read, dest: &Path, mode: Mode) -> Result<Unpacked, Layer
 }
 
 fn tar_io(e: io::Error) -> LayerError {
-    LayerError::Io {
-        path: PathBuf::from("<layer tar>"),
-        err: e,
-    }
+    LayerError::Io { path: PathBuf::from("<layer tar>"), err: e }
 }
 
 fn walk_sorted(dir: &Path, out: &mut Vec<PathBuf>, base: &Path) -> io::Result<()> {
@@ -438,10 +384,7 @@ pub fn diff_upper(upper: &Path, out: impl Write) -> Result<u64, LayerError> {
         let p = upper.join(&rel);
         let m = fs::symlink_metadata(&p).map_err(ioe(&p))?;
         if m.file_type().is_char_device() && m.rdev() == 0 {
-            let name = rel
-                .file_name()
-                .map(|s| s.to_os_string())
-                .unwrap_or_default();
+            let name = rel.file_name().map(|s| s.to_os_string()).unwrap_or_default();
             let mut wh = std::ffi::OsString::from(WH);
             wh.push(name);
             let whp = rel.with_file_name(wh);
@@ -462,11 +405,7 @@ pub fn diff_upper(upper: &Path, out: impl Write) -> Result<u64, LayerError> {
     Ok(n)
 }
 
-fn append_empty<W: Write>(
-    b: &mut tar::Builder<W>,
-    path: &Path,
-    mtime: u64,
-) -> Result<(), LayerError> {
+fn append_empty<W: Write>(b: &mut tar::Builder<W>, path: &Path, mtime: u64) -> Result<(), LayerError> {
     let mut h = tar::Header::new_gnu();
     h.set_entry_type(tar::EntryType::Regular);
     h.set_size(0);
@@ -479,11 +418,7 @@ fn append_empty<W: Write>(
 
 /// Writes a layer holding `src` (a file or a directory's contents) at `dest` inside the image,
 /// plus the directories leading to it. Used by the builder's COPY.
-pub fn tar_copy<W: Write>(
-    b: &mut tar::Builder<W>,
-    src: &Path,
-    dest: &Path,
-) -> Result<(), LayerError> {
+pub fn tar_copy<W: Write>(b: &mut tar::Builder<W>, src: &Path, dest: &Path) -> Result<(), LayerError> {
     b.follow_symlinks(false);
     let m = fs::symlink_metadata(src).map_err(ioe(src))?;
     let dest = clean_path(dest.as_os_str().as_bytes())?;
@@ -507,8 +442,7 @@ pub fn tar_copy<W: Write>(
             if pm.file_type().is_socket() {
                 continue;
             }
-            b.append_path_with_name(&p, dest.join(&rel))
-                .map_err(tar_io)?;
+            b.append_path_with_name(&p, dest.join(&rel)).map_err(tar_io)?;
         }
     } else {
         b.append_path_with_name(src, &dest).map_err(tar_io)?;
@@ -545,9 +479,7 @@ mod tests {
 
     impl T {
         fn new() -> T {
-            T {
-                b: tar::Builder::new(Vec::new()),
-            }
+            T { b: tar::Builder::new(Vec::new()) }
         }
         fn header(kind: tar::EntryType, name: &str, size: u64) -> tar::Header {
             let mut h = tar::Header::new_old();
@@ -599,10 +531,7 @@ mod tests {
             .bytes();
         unpack(&tar[..], t.path(), Mode::Apply).unwrap();
         assert_eq!(read(&t.path().join("etc/hostname")), "box\n");
-        assert_eq!(
-            fs::read_link(t.path().join("bin/alias")).unwrap(),
-            Path::new("/bin/tool")
-        );
+        assert_eq!(fs::read_link(t.path().join("bin/alias")).unwrap(), Path::new("/bin/tool"));
         assert_eq!(read(&t.path().join("bin/hard")), "x");
     }
 
@@ -647,14 +576,10 @@ mod tests {
     #[test]
     fn hardlink_out_of_the_layer_is_refused() {
         let t = tempfile::tempdir().unwrap();
-        let tar = T::new()
-            .link(tar::EntryType::Link, "shadow", "../../etc/shadow")
-            .bytes();
+        let tar = T::new().link(tar::EntryType::Link, "shadow", "../../etc/shadow").bytes();
         let err = unpack(&tar[..], t.path(), Mode::Apply).unwrap_err();
         assert!(matches!(err, LayerError::Traversal(_)), "{err}");
-        let tar = T::new()
-            .link(tar::EntryType::Link, "shadow", "missing")
-            .bytes();
+        let tar = T::new().link(tar::EntryType::Link, "shadow", "missing").bytes();
         let err = unpack(&tar[..], t.path(), Mode::Apply).unwrap_err();
         assert!(matches!(err, LayerError::BadHardlink { .. }), "{err}");
     }
@@ -662,19 +587,10 @@ mod tests {
     #[test]
     fn whiteout_and_opaque_dir_apply_in_order() {
         let t = tempfile::tempdir().unwrap();
-        let lower = T::new()
-            .file("a/keep", "1")
-            .file("a/gone", "2")
-            .file("o/old1", "3")
-            .file("o/old2", "4")
-            .bytes();
+        let lower = T::new().file("a/keep", "1").file("a/gone", "2").file("o/old1", "3").file("o/old2", "4").bytes();
         unpack(&lower[..], t.path(), Mode::Apply).unwrap();
         // The opaque marker comes after a new file in the same directory: the new file stays.
-        let upper = T::new()
-            .file("a/.wh.gone", "")
-            .file("o/new", "5")
-            .file("o/.wh..wh..opq", "")
-            .bytes();
+        let upper = T::new().file("a/.wh.gone", "").file("o/new", "5").file("o/.wh..wh..opq", "").bytes();
         let st = unpack(&upper[..], t.path(), Mode::Apply).unwrap();
         assert_eq!(st.whiteouts, 2);
         assert!(t.path().join("a/keep").exists());
@@ -691,19 +607,12 @@ mod tests {
             panic!("this test needs root (mknod and trusted.* xattrs): run it as root");
         }
         let t = tempfile::tempdir().unwrap();
-        let tar = T::new()
-            .file("d/.wh.x", "")
-            .dir("o/")
-            .file("o/.wh..wh..opq", "")
-            .bytes();
+        let tar = T::new().file("d/.wh.x", "").dir("o/").file("o/.wh..wh..opq", "").bytes();
         unpack(&tar[..], t.path(), Mode::Overlay).unwrap();
         let m = fs::symlink_metadata(t.path().join("d/x")).unwrap();
         assert!(m.file_type().is_char_device());
         assert_eq!(m.rdev(), 0);
-        assert_eq!(
-            lgetxattr(&t.path().join("o"), "trusted.overlay.opaque").as_deref(),
-            Some(&b"y"[..])
-        );
+        assert_eq!(lgetxattr(&t.path().join("o"), "trusted.overlay.opaque").as_deref(), Some(&b"y"[..]));
         // And back: the upper directory turns into the same whiteouts.
         let mut out = Vec::new();
         diff_upper(t.path(), &mut out).unwrap();
@@ -730,10 +639,7 @@ mod tests {
         let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
         gz.write_all(&tar).unwrap();
         let gz = gz.finish().unwrap();
-        let zs = ruzstd::encoding::compress_to_vec(
-            &tar[..],
-            ruzstd::encoding::CompressionLevel::Fastest,
-        );
+        let zs = ruzstd::encoding::compress_to_vec(&tar[..], ruzstd::encoding::CompressionLevel::Fastest);
         for blob in [gz, zs, tar.clone()] {
             let t = tempfile::tempdir().unwrap();
             unpack(decompress(&blob[..]).unwrap(), t.path(), Mode::Apply).unwrap();

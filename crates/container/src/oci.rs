@@ -56,34 +56,24 @@ impl Oci {
                 p.display()
             ))
         })?;
-        let spec: oci_spec::runtime::Spec = serde_json::from_slice(&data)
-            .map_err(|e| RuntimeError::Runtime(format!("{} is not a valid OCI runtime config: {e}; fix it (e.g. regenerate it with `runc spec`)", p.display())))?;
-        let root = spec.root().as_ref().ok_or_else(|| {
+        let spec: oci_spec::runtime::Spec = serde_json::from_slice(&data).map_err(|e| {
             RuntimeError::Runtime(format!(
-                "{} has no root.path; add the rootfs directory",
+                "{} is not a valid OCI runtime config: {e}; fix it (e.g. regenerate it with `runc spec`)",
                 p.display()
             ))
         })?;
-        let rootfs = if root.path().is_absolute() {
-            root.path().clone()
-        } else {
-            bundle.join(root.path())
-        };
+        let root = spec.root().as_ref().ok_or_else(|| {
+            RuntimeError::Runtime(format!("{} has no root.path; add the rootfs directory", p.display()))
+        })?;
+        let rootfs = if root.path().is_absolute() { root.path().clone() } else { bundle.join(root.path()) };
         if !rootfs.is_dir() {
             return Err(RuntimeError::Runtime(format!(
                 "the bundle's rootfs {} is not a directory; unpack the image there first",
                 rootfs.display()
             )));
         }
-        if spec
-            .process()
-            .as_ref()
-            .is_none_or(|p| p.args().as_ref().is_none_or(|a| a.is_empty()))
-        {
-            return Err(RuntimeError::Runtime(format!(
-                "{} has no process.args; say what to run",
-                p.display()
-            )));
+        if spec.process().as_ref().is_none_or(|p| p.args().as_ref().is_none_or(|a| a.is_empty())) {
+            return Err(RuntimeError::Runtime(format!("{} has no process.args; say what to run", p.display())));
         }
         Ok(())
     }
@@ -97,8 +87,8 @@ impl Oci {
         console_socket: Option<&Path>,
     ) -> Result<i32, RuntimeError> {
         Self::check_bundle(bundle)?;
-        let bundle = std::fs::canonicalize(bundle)
-            .map_err(|e| RuntimeError::Runtime(format!("{}: {e}", bundle.display())))?;
+        let bundle =
+            std::fs::canonicalize(bundle).map_err(|e| RuntimeError::Runtime(format!("{}: {e}", bundle.display())))?;
         let mut b = ContainerBuilder::new(id.to_string(), SyscallType::Linux)
             .with_root_path(self.root.clone())
             .map_err(lc)?
@@ -108,11 +98,7 @@ impl Oci {
         if let Some(p) = pid_file {
             b = b.with_pid_file(Some(p)).map_err(lc)?;
         }
-        let c = b
-            .as_init(bundle)
-            .with_systemd(false)
-            .with_detach(true)
-            .build();
+        let c = b.as_init(bundle).with_systemd(false).with_detach(true).build();
         match c {
             Ok(c) => Ok(c.pid().map(|p| p.as_raw()).unwrap_or(0)),
             Err(e) => {

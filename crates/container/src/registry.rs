@@ -14,17 +14,10 @@ use std::time::Duration;
 pub enum RegistryError {
     #[error("'{0}' names no registry; use HOST:PORT/NAME:TAG (e.g. 127.0.0.1:5000/busybox:latest)")]
     NoRegistry(String),
-    #[error(
-        "cannot reach the registry at {url}: {detail}; check that it is running and the address is right"
-    )]
+    #[error("cannot reach the registry at {url}: {detail}; check that it is running and the address is right")]
     Unreachable { url: String, detail: String },
     #[error("the registry answered {status} to {method} {url}{hint}")]
-    Status {
-        method: &'static str,
-        url: String,
-        status: u16,
-        hint: &'static str,
-    },
+    Status { method: &'static str, url: String, status: u16, hint: &'static str },
     #[error(
         "the registry sent a blob that does not match its digest {0}; the registry's copy is corrupt: push it again"
     )]
@@ -45,9 +38,7 @@ struct Client {
 
 fn hint(status: u16) -> &'static str {
     match status {
-        401 | 403 => {
-            " (the registry wants credentials; ondol supports only registries without authentication)"
-        }
+        401 | 403 => " (the registry wants credentials; ondol supports only registries without authentication)",
         404 => " (no such image or blob in the registry: check the name and tag)",
         _ => "",
     }
@@ -55,20 +46,13 @@ fn hint(status: u16) -> &'static str {
 
 impl Client {
     fn new(r: &Reference, shown: &str) -> Result<Client, RegistryError> {
-        let host = r
-            .registry
-            .clone()
-            .ok_or_else(|| RegistryError::NoRegistry(shown.to_string()))?;
+        let host = r.registry.clone().ok_or_else(|| RegistryError::NoRegistry(shown.to_string()))?;
         let agent: ureq::Agent = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .timeout_connect(Some(Duration::from_secs(10)))
             .build()
             .into();
-        Ok(Client {
-            agent,
-            base: format!("http://{host}"),
-            repo: r.repository.clone(),
-        })
+        Ok(Client { agent, base: format!("http://{host}"), repo: r.repository.clone() })
     }
 
     fn url(&self, tail: &str) -> String {
@@ -76,75 +60,43 @@ impl Client {
     }
 
     fn unreachable(&self, url: &str, e: ureq::Error) -> RegistryError {
-        RegistryError::Unreachable {
-            url: url.to_string(),
-            detail: e.to_string(),
-        }
+        RegistryError::Unreachable { url: url.to_string(), detail: e.to_string() }
     }
 
     fn status(method: &'static str, url: &str, status: u16) -> RegistryError {
-        RegistryError::Status {
-            method,
-            url: url.to_string(),
-            status,
-            hint: hint(status),
-        }
+        RegistryError::Status { method, url: url.to_string(), status, hint: hint(status) }
     }
 
     /// GET a manifest; returns (bytes, content type).
     fn manifest(&self, reference: &str) -> Result<(Vec<u8>, String), RegistryError> {
         let url = self.url(&format!("manifests/{reference}"));
-        let mut resp = self
-            .agent
-            .get(&url)
-            .header("Accept", ACCEPT)
-            .call()
-            .map_err(|e| self.unreachable(&url, e))?;
+        let mut resp = self.agent.get(&url).header("Accept", ACCEPT).call().map_err(|e| self.unreachable(&url, e))?;
         if resp.status() != 200 {
             return Err(Self::status("GET", &url, resp.status().as_u16()));
         }
-        let ct = resp
-            .headers()
-            .get("content-type")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
-            .to_string();
-        let body = resp
-            .body_mut()
-            .with_config()
-            .limit(32 << 20)
-            .read_to_vec()
-            .map_err(|e| self.unreachable(&url, e))?;
+        let ct = resp.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+        let body =
+            resp.body_mut().with_config().limit(32 << 20).read_to_vec().map_err(|e| self.unreachable(&url, e))?;
         Ok((body, ct))
     }
 
     fn get_blob(&self, txn: &mut Txn<'_>, d: &Digest) -> Result<(), RegistryError> {
         let url = self.url(&format!("blobs/{d}"));
-        let mut resp = self
-            .agent
-            .get(&url)
-            .call()
-            .map_err(|e| self.unreachable(&url, e))?;
+        let mut resp = self.agent.get(&url).call().map_err(|e| self.unreachable(&url, e))?;
         if resp.status() != 200 {
             return Err(Self::status("GET", &url, resp.status().as_u16()));
         }
         let rd = resp.body_mut().as_reader();
         match txn.put_blob(rd, Some(d)) {
             Ok(_) => Ok(()),
-            Err(ImageError::Store(StoreError::Mismatch { .. })) => {
-                Err(RegistryError::Corrupt(d.clone()))
-            }
+            Err(ImageError::Store(StoreError::Mismatch { .. })) => Err(RegistryError::Corrupt(d.clone())),
             Err(e) => Err(e.into()),
         }
     }
 
     fn has_blob(&self, d: &Digest) -> Result<bool, RegistryError> {
         let url = self.url(&format!("blobs/{d}"));
-        let resp = self
-            .agent
-            .head(&url)
-            .call()
-            .map_err(|e| self.unreachable(&url, e))?;
+        let resp = self.agent.head(&url).call().map_err(|e| self.unreachable(&url, e))?;
         match resp.status().as_u16() {
             200 => Ok(true),
             404 => Ok(false),
@@ -163,11 +115,7 @@ impl Client {
     /// Monolithic upload: POST to open a session, PUT the bytes with the digest.
     fn put_blob(&self, store: &Store, d: &Digest) -> Result<(), RegistryError> {
         let url = self.url("blobs/uploads/");
-        let resp = self
-            .agent
-            .post(&url)
-            .send_empty()
-            .map_err(|e| self.unreachable(&url, e))?;
+        let resp = self.agent.post(&url).send_empty().map_err(|e| self.unreachable(&url, e))?;
         if resp.status() != 202 {
             return Err(Self::status("POST", &url, resp.status().as_u16()));
         }
@@ -179,9 +127,7 @@ impl Client {
         let mut put = self.absolute(loc);
         put.push(if put.contains('?') { '&' } else { '?' });
         put.push_str(&format!("digest={d}"));
-        let size = std::fs::metadata(store.blob_path(d))
-            .map_err(|_| StoreError::MissingBlob(d.clone()))?
-            .len();
+        let size = std::fs::metadata(store.blob_path(d)).map_err(|_| StoreError::MissingBlob(d.clone()))?.len();
         let mut rd = store.open_blob(d)?;
         let body = ureq::SendBody::from_reader(&mut rd as &mut dyn Read);
         let resp = self
@@ -217,9 +163,7 @@ fn is_index(ct: &str, bytes: &[u8]) -> bool {
         return true;
     }
     // Some registries send a generic type: look at the document itself.
-    serde_json::from_slice::<serde_json::Value>(bytes)
-        .ok()
-        .is_some_and(|v| v.get("manifests").is_some())
+    serde_json::from_slice::<serde_json::Value>(bytes).ok().is_some_and(|v| v.get("manifests").is_some())
 }
 
 /// Pulls REF (HOST[:PORT]/NAME[:TAG]) into the store under the same name.
@@ -230,27 +174,15 @@ pub fn pull(store: &Store, r: &str) -> Result<Image, RegistryError> {
     let mut txn = Txn::new(store);
     let (mut bytes, ct) = c.manifest(&reference.tag)?;
     if is_index(&ct, &bytes) {
-        let idx = ImageIndex::from_reader(&bytes[..]).map_err(|e| ImageError::BadJson {
-            what: format!("index of {r}"),
-            detail: e.to_string(),
-        })?;
-        let want = if std::env::consts::ARCH == "x86_64" {
-            "amd64"
-        } else {
-            std::env::consts::ARCH
-        };
+        let idx = ImageIndex::from_reader(&bytes[..])
+            .map_err(|e| ImageError::BadJson { what: format!("index of {r}"), detail: e.to_string() })?;
+        let want = if std::env::consts::ARCH == "x86_64" { "amd64" } else { std::env::consts::ARCH };
         let pick = idx
             .manifests()
             .iter()
-            .find(|d| {
-                d.platform()
-                    .as_ref()
-                    .is_some_and(|p| p.architecture().to_string() == want)
-            })
+            .find(|d| d.platform().as_ref().is_some_and(|p| p.architecture().to_string() == want))
             .or(idx.manifests().first())
-            .ok_or_else(|| {
-                ImageError::Unsupported(format!("{r}: the registry's index lists no image"))
-            })?;
+            .ok_or_else(|| ImageError::Unsupported(format!("{r}: the registry's index lists no image")))?;
         let d = dig(pick.digest())?;
         let (b, _) = c.manifest(&d.to_string())?;
         if Digest::of(&b) != d {
@@ -259,10 +191,8 @@ pub fn pull(store: &Store, r: &str) -> Result<Image, RegistryError> {
         bytes = b;
     }
     let md = txn.put_bytes(&bytes)?;
-    let m = ImageManifest::from_reader(&bytes[..]).map_err(|e| ImageError::BadJson {
-        what: format!("manifest of {r}"),
-        detail: e.to_string(),
-    })?;
+    let m = ImageManifest::from_reader(&bytes[..])
+        .map_err(|e| ImageError::BadJson { what: format!("manifest of {r}"), detail: e.to_string() })?;
     let mut blobs = vec![dig(m.config().digest())?];
     for l in m.layers() {
         blobs.push(dig(l.digest())?);

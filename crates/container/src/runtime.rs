@@ -41,9 +41,7 @@ pub enum RuntimeError {
     Cgroup(#[from] crate::cgroups::CgroupError),
     #[error("no container '{0}'; see `ondol container ps -a`")]
     NoSuchContainer(String),
-    #[error(
-        "a container named '{0}' already exists; pick another --name or remove it with `ondol container rm {0}`"
-    )]
+    #[error("a container named '{0}' already exists; pick another --name or remove it with `ondol container rm {0}`")]
     NameInUse(String),
     #[error("'{0}' is not a valid container name; use letters, digits, '_', '.' and '-'")]
     BadName(String),
@@ -176,9 +174,7 @@ impl Record {
         match self.status {
             Status::Creating if owner_alive => Observed::Creating,
             Status::Creating => Observed::Dead,
-            Status::Running if alive(self.pid, self.pid_start) => {
-                Observed::Running(self.pid.unwrap_or(0))
-            }
+            Status::Running if alive(self.pid, self.pid_start) => Observed::Running(self.pid.unwrap_or(0)),
             Status::Running => Observed::Exited(None),
             Status::Exited => Observed::Exited(self.exit_code),
         }
@@ -229,14 +225,7 @@ extern "C" fn forward(sig: libc::c_int) {
 
 /// Forwards the usual termination and user signals to the container's process.
 fn install_forwarding() {
-    for s in [
-        libc::SIGINT,
-        libc::SIGTERM,
-        libc::SIGHUP,
-        libc::SIGQUIT,
-        libc::SIGUSR1,
-        libc::SIGUSR2,
-    ] {
+    for s in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP, libc::SIGQUIT, libc::SIGUSR1, libc::SIGUSR2] {
         // SAFETY: an all-zero sigaction is a valid starting point; the handler only uses
         // async-signal-safe calls and atomics.
         unsafe {
@@ -272,22 +261,13 @@ pub fn wait_exit(pid: i32) -> i32 {
 }
 
 fn now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
 }
 
 fn random_id() -> String {
     let mut b = [0u8; 8];
-    if File::open("/dev/urandom")
-        .and_then(|mut f| f.read_exact(&mut b))
-        .is_err()
-    {
-        let t = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_nanos())
-            .unwrap_or(0);
+    if File::open("/dev/urandom").and_then(|mut f| f.read_exact(&mut b)).is_err() {
+        let t = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
         b = ((t as u64) ^ (std::process::id() as u64) << 32).to_le_bytes();
     }
     b.iter().map(|x| format!("{x:02x}")).collect::<String>()[..12].to_string()
@@ -299,13 +279,8 @@ pub fn parse_signal(s: &str) -> Result<Signal, RuntimeError> {
         return Signal::try_from(n).map_err(|_| RuntimeError::BadSignal(s.to_string()));
     }
     let up = s.to_ascii_uppercase();
-    let full = if up.starts_with("SIG") {
-        up
-    } else {
-        format!("SIG{up}")
-    };
-    full.parse::<Signal>()
-        .map_err(|_| RuntimeError::BadSignal(s.to_string()))
+    let full = if up.starts_with("SIG") { up } else { format!("SIG{up}") };
+    full.parse::<Signal>().map_err(|_| RuntimeError::BadSignal(s.to_string()))
 }
 
 /// Reads NAME -> (uid, gid) and NAME -> gid from the image, never following a symlink
@@ -320,14 +295,7 @@ fn read_image_file(rootfs: &Path, rel: &str) -> Option<String> {
         return None;
     }
     let mut s = String::new();
-    OpenOptions::new()
-        .read(true)
-        .custom_flags_nofollow()
-        .open(&p)
-        .ok()?
-        .take(4 << 20)
-        .read_to_string(&mut s)
-        .ok()?;
+    OpenOptions::new().read(true).custom_flags_nofollow().open(&p).ok()?.take(4 << 20).read_to_string(&mut s).ok()?;
     Some(s)
 }
 
@@ -350,10 +318,7 @@ pub fn resolve_user(rootfs: &Path, user: &str) -> Result<(u32, u32, Vec<u32>), R
     };
     let passwd = read_image_file(rootfs, "passwd").unwrap_or_default();
     let (uid, mut gid, uname) = if let Ok(n) = u.parse::<u32>() {
-        let row = passwd
-            .lines()
-            .map(|l| l.split(':').collect::<Vec<_>>())
-            .find(|f| f.len() > 3 && f[2] == u);
+        let row = passwd.lines().map(|l| l.split(':').collect::<Vec<_>>()).find(|f| f.len() > 3 && f[2] == u);
         match row {
             Some(f) => (n, f[3].parse().unwrap_or(0), Some(f[0].to_string())),
             None => (n, 0, None),
@@ -365,8 +330,7 @@ pub fn resolve_user(rootfs: &Path, user: &str) -> Result<(u32, u32, Vec<u32>), R
             .find(|f| f.len() > 3 && f[0] == u)
             .ok_or_else(|| RuntimeError::NoSuchUser(u.to_string()))?;
         (
-            f[2].parse()
-                .map_err(|_| RuntimeError::NoSuchUser(u.to_string()))?,
+            f[2].parse().map_err(|_| RuntimeError::NoSuchUser(u.to_string()))?,
             f[3].parse().unwrap_or(0),
             Some(u.to_string()),
         )
@@ -407,10 +371,7 @@ pub fn merge_env(base: &[String], over: &[String]) -> Vec<String> {
         out.push(e.clone());
     }
     if !out.iter().any(|e| e.starts_with("PATH=")) {
-        out.insert(
-            0,
-            "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".into(),
-        );
+        out.insert(0, "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".into());
     }
     out
 }
@@ -418,19 +379,13 @@ pub fn merge_env(base: &[String], over: &[String]) -> Vec<String> {
 fn valid_name(n: &str) -> bool {
     !n.is_empty()
         && n.len() <= 64
-        && n.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b))
+        && n.bytes().all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b))
         && n.as_bytes()[0].is_ascii_alphanumeric()
 }
 
 /// Mounts overlayfs (or copies layers) at `dir`/bundle/rootfs. Call inside a private mount
 /// namespace. Returns "overlay" or "copy".
-fn mount_rootfs(
-    store: &Store,
-    dir: &Path,
-    lower: &[PathBuf],
-    blobs: &[Digest],
-) -> Result<String, RuntimeError> {
+fn mount_rootfs(store: &Store, dir: &Path, lower: &[PathBuf], blobs: &[Digest]) -> Result<String, RuntimeError> {
     let rootfs = dir.join("bundle/rootfs");
     let upper = dir.join("upper");
     let work = dir.join("work");
@@ -438,31 +393,15 @@ fn mount_rootfs(
         fs::create_dir_all(d).map_err(|e| RuntimeError::Rootfs(format!("{}: {e}", d.display())))?;
     }
     let empty = dir.join("empty");
-    let mut lowers: Vec<String> = lower
-        .iter()
-        .rev()
-        .map(|p| p.display().to_string())
-        .collect();
+    let mut lowers: Vec<String> = lower.iter().rev().map(|p| p.display().to_string()).collect();
     if lowers.is_empty() {
-        fs::create_dir_all(&empty)
-            .map_err(|e| RuntimeError::Rootfs(format!("{}: {e}", empty.display())))?;
+        fs::create_dir_all(&empty).map_err(|e| RuntimeError::Rootfs(format!("{}: {e}", empty.display())))?;
         lowers.push(empty.display().to_string());
     }
-    let opts = format!(
-        "lowerdir={},upperdir={},workdir={}",
-        lowers.join(":"),
-        upper.display(),
-        work.display()
-    );
+    let opts = format!("lowerdir={},upperdir={},workdir={}", lowers.join(":"), upper.display(), work.display());
     let want_copy = std::env::var("ONDOL_ROOTFS").is_ok_and(|v| v == "copy");
     if !want_copy && opts.len() < 4000 {
-        match nix::mount::mount(
-            Some("overlay"),
-            &rootfs,
-            Some("overlay"),
-            MsFlags::empty(),
-            Some(opts.as_str()),
-        ) {
+        match nix::mount::mount(Some("overlay"), &rootfs, Some("overlay"), MsFlags::empty(), Some(opts.as_str())) {
             Ok(()) => return Ok("overlay".into()),
             Err(e) => {
                 if std::env::var_os("ONDOL_DEBUG").is_some() {
@@ -475,8 +414,7 @@ fn mount_rootfs(
     for b in blobs {
         let rd = store.open_blob(b)?;
         let plain = layer::decompress(rd).map_err(|e| RuntimeError::Rootfs(e.to_string()))?;
-        layer::unpack(plain, &rootfs, Mode::Apply)
-            .map_err(|e| RuntimeError::Rootfs(e.to_string()))?;
+        layer::unpack(plain, &rootfs, Mode::Apply).map_err(|e| RuntimeError::Rootfs(e.to_string()))?;
     }
     Ok("copy".into())
 }
@@ -484,17 +422,10 @@ fn mount_rootfs(
 /// Enters a private mount namespace so mounts made now are invisible to the host and vanish
 /// with this process and its container.
 pub fn private_mount_ns() -> Result<(), RuntimeError> {
-    nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNS).map_err(sys(
-        "cannot create a private mount namespace (ondol needs root)",
-    ))?;
-    nix::mount::mount(
-        None::<&str>,
-        "/",
-        None::<&str>,
-        MsFlags::MS_REC | MsFlags::MS_PRIVATE,
-        None::<&str>,
-    )
-    .map_err(sys("cannot make mounts private"))?;
+    nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNS)
+        .map_err(sys("cannot create a private mount namespace (ondol needs root)"))?;
+    nix::mount::mount(None::<&str>, "/", None::<&str>, MsFlags::MS_REC | MsFlags::MS_PRIVATE, None::<&str>)
+        .map_err(sys("cannot make mounts private"))?;
     Ok(())
 }
 
@@ -520,8 +451,7 @@ impl Runtime {
     }
 
     fn save(&self, r: &Record) -> Result<(), RuntimeError> {
-        let data =
-            serde_json::to_vec_pretty(r).map_err(|e| RuntimeError::Runtime(e.to_string()))?;
+        let data = serde_json::to_vec_pretty(r).map_err(|e| RuntimeError::Runtime(e.to_string()))?;
         write_atomic(&self.dir(&r.id).join("record.json"), &data)?;
         Ok(())
     }
@@ -530,10 +460,7 @@ impl Runtime {
     pub fn records(&self) -> Result<Vec<Record>, RuntimeError> {
         let d = self.store.containers_dir();
         let mut out = Vec::new();
-        for e in fs::read_dir(&d)
-            .map_err(io_err("cannot list containers", &d))?
-            .flatten()
-        {
+        for e in fs::read_dir(&d).map_err(io_err("cannot list containers", &d))?.flatten() {
             if let Ok(b) = fs::read(e.path().join("record.json")) {
                 if let Ok(r) = serde_json::from_slice::<Record>(&b) {
                     out.push(r);
@@ -550,10 +477,7 @@ impl Runtime {
         if let Some(r) = all.iter().find(|r| r.name == key || r.id == key) {
             return Ok(r.clone());
         }
-        let m: Vec<&Record> = all
-            .iter()
-            .filter(|r| key.len() >= 3 && r.id.starts_with(key))
-            .collect();
+        let m: Vec<&Record> = all.iter().filter(|r| key.len() >= 3 && r.id.starts_with(key)).collect();
         if m.len() == 1 {
             return Ok(m[0].clone());
         }
@@ -562,11 +486,7 @@ impl Runtime {
 
     /// Diff ids that containers still use (kept by image garbage collection).
     pub fn layers_in_use(&self) -> std::collections::BTreeSet<Digest> {
-        self.records()
-            .unwrap_or_default()
-            .into_iter()
-            .flat_map(|r| r.layers)
-            .collect()
+        self.records().unwrap_or_default().into_iter().flat_map(|r| r.layers).collect()
     }
 
     /// Creates the record (under the store lock) for a new container from `opts`.
@@ -576,11 +496,7 @@ impl Runtime {
         self.prepare_locked(opts, img)
     }
 
-    fn prepare_locked(
-        &self,
-        opts: &RunOptions,
-        img: image::Image,
-    ) -> Result<(Record, image::Image), RuntimeError> {
+    fn prepare_locked(&self, opts: &RunOptions, img: image::Image) -> Result<(Record, image::Image), RuntimeError> {
         let lower = image::unpack_all(&self.store, &img)?;
         let _ = lower;
         let mut layers = Vec::new();
@@ -594,10 +510,7 @@ impl Runtime {
         while self.dir(&id).exists() {
             id = random_id();
         }
-        let name = opts
-            .name
-            .clone()
-            .unwrap_or_else(|| format!("c-{}", &id[..8]));
+        let name = opts.name.clone().unwrap_or_else(|| format!("c-{}", &id[..8]));
         if !valid_name(&name) {
             return Err(RuntimeError::BadName(name));
         }
@@ -639,26 +552,14 @@ impl Runtime {
         rootfs: &Path,
     ) -> Result<SpecInput, RuntimeError> {
         let cfg = img.config.config().clone().unwrap_or_default();
-        let entry = opts
-            .entrypoint
-            .clone()
-            .or_else(|| cfg.entrypoint().clone())
-            .unwrap_or_default();
-        let cmd = if opts.cmd.is_empty() {
-            cfg.cmd().clone().unwrap_or_default()
-        } else {
-            opts.cmd.clone()
-        };
+        let entry = opts.entrypoint.clone().or_else(|| cfg.entrypoint().clone()).unwrap_or_default();
+        let cmd = if opts.cmd.is_empty() { cfg.cmd().clone().unwrap_or_default() } else { opts.cmd.clone() };
         let args: Vec<String> = entry.into_iter().chain(cmd).collect();
         if args.is_empty() {
             return Err(RuntimeError::NoCommand);
         }
-        let user = opts
-            .user
-            .clone()
-            .or_else(|| cfg.user().clone())
-            .filter(|u| !u.is_empty())
-            .unwrap_or_else(|| "0".into());
+        let user =
+            opts.user.clone().or_else(|| cfg.user().clone()).filter(|u| !u.is_empty()).unwrap_or_else(|| "0".into());
         let (uid, gid, additional_gids) = resolve_user(rootfs, &user)?;
         let mut volumes = Vec::new();
         for v in &opts.volumes {
@@ -709,8 +610,7 @@ impl Runtime {
         let input = self.spec_input(rec, img, opts, &dir.join("bundle/rootfs"))?;
         let spec = spec::generate(&input)
             .map_err(|e| RuntimeError::Runtime(format!("generated config.json is invalid: {e}")))?;
-        let cfg =
-            serde_json::to_vec_pretty(&spec).map_err(|e| RuntimeError::Runtime(e.to_string()))?;
+        let cfg = serde_json::to_vec_pretty(&spec).map_err(|e| RuntimeError::Runtime(e.to_string()))?;
         write_atomic(&dir.join("bundle/config.json"), &cfg)?;
         let mut b = ContainerBuilder::new(rec.id.clone(), SyscallType::Linux)
             .with_root_path(self.store.runtime_dir())
@@ -722,15 +622,9 @@ impl Runtime {
                 .append(true)
                 .open(&logp)
                 .map_err(io_err("cannot open the container log", &logp))?;
-            let log2 = log
-                .try_clone()
-                .map_err(io_err("cannot open the container log", &logp))?;
-            let null = File::open("/dev/null")
-                .map_err(io_err("cannot open /dev/null", Path::new("/dev/null")))?;
-            b = b
-                .with_stdin(OwnedFd::from(null))
-                .with_stdout(OwnedFd::from(log))
-                .with_stderr(OwnedFd::from(log2));
+            let log2 = log.try_clone().map_err(io_err("cannot open the container log", &logp))?;
+            let null = File::open("/dev/null").map_err(io_err("cannot open /dev/null", Path::new("/dev/null")))?;
+            b = b.with_stdin(OwnedFd::from(null)).with_stdout(OwnedFd::from(log)).with_stderr(OwnedFd::from(log2));
         }
         let mut c = b
             .as_init(dir.join("bundle"))
@@ -738,10 +632,8 @@ impl Runtime {
             .with_detach(matches!(stdio, Stdio::Log))
             .build()
             .map_err(lc)?;
-        let pid = c
-            .pid()
-            .map(|p| p.as_raw())
-            .ok_or_else(|| RuntimeError::Runtime("the container has no process".into()))?;
+        let pid =
+            c.pid().map(|p| p.as_raw()).ok_or_else(|| RuntimeError::Runtime("the container has no process".into()))?;
         rec.pid = Some(pid);
         rec.pid_start = proc_start(pid);
         c.start().map_err(lc)?;
@@ -782,8 +674,7 @@ impl Runtime {
     pub fn run_foreground(&self, opts: &RunOptions) -> Result<i32, RuntimeError> {
         let (mut rec, img) = self.prepare(opts)?;
         install_forwarding();
-        let started =
-            private_mount_ns().and_then(|_| self.start(&mut rec, &img, opts, Stdio::Inherit));
+        let started = private_mount_ns().and_then(|_| self.start(&mut rec, &img, opts, Stdio::Inherit));
         let pid = match started {
             Ok(p) => p,
             Err(e) => {
@@ -814,7 +705,9 @@ impl Runtime {
                 let _ = File::from(rd).read_to_string(&mut msg);
                 match msg.strip_prefix("ok") {
                     Some(_) => Ok(rec.id),
-                    None if msg.is_empty() => Err(RuntimeError::Runtime("the supervisor died while starting the container; see `ondol container ps -a`".into())),
+                    None if msg.is_empty() => Err(RuntimeError::Runtime(
+                        "the supervisor died while starting the container; see `ondol container ps -a`".into(),
+                    )),
                     None => Err(RuntimeError::Runtime(msg.trim_start_matches("err ").to_string())),
                 }
             }
@@ -831,8 +724,7 @@ impl Runtime {
                     }
                 }
                 let mut w = File::from(wr);
-                let started =
-                    private_mount_ns().and_then(|_| self.start(&mut rec, &img, opts, Stdio::Log));
+                let started = private_mount_ns().and_then(|_| self.start(&mut rec, &img, opts, Stdio::Log));
                 match started {
                     Ok(pid) => {
                         let _ = w.write_all(b"ok");
@@ -880,8 +772,7 @@ impl Runtime {
         // SAFETY: single-threaded; the child runs the container and exits with its status.
         match unsafe { nix::unistd::fork() }.map_err(sys("cannot fork a build step"))? {
             nix::unistd::ForkResult::Child => {
-                let r = private_mount_ns()
-                    .and_then(|_| self.start(&mut rec, &img, &opts, Stdio::Inherit));
+                let r = private_mount_ns().and_then(|_| self.start(&mut rec, &img, &opts, Stdio::Inherit));
                 let code = match r {
                     Ok(pid) => wait_exit(pid),
                     Err(e) => {
@@ -981,10 +872,7 @@ impl Runtime {
             }
             _ => {}
         }
-        if force
-            && proc_start(rec.owner) == Some(rec.owner_start)
-            && rec.owner != std::process::id() as i32
-        {
+        if force && proc_start(rec.owner) == Some(rec.owner_start) && rec.owner != std::process::id() as i32 {
             // A supervisor still waiting: it exits once the container is gone.
             let _ = nix::sys::signal::kill(Pid::from_raw(rec.owner), Signal::SIGKILL);
         }
@@ -1000,12 +888,7 @@ impl Runtime {
     }
 
     /// Runs a command in a running container; returns its exit status.
-    pub fn exec(
-        &self,
-        key: &str,
-        args: Vec<String>,
-        env: Vec<String>,
-    ) -> Result<i32, RuntimeError> {
+    pub fn exec(&self, key: &str, args: Vec<String>, env: Vec<String>) -> Result<i32, RuntimeError> {
         let rec = self.find(key)?;
         if !matches!(rec.observe(), Observed::Running(_)) {
             return Err(RuntimeError::NotRunning(rec.name));
@@ -1018,13 +901,7 @@ impl Runtime {
             .with_container_args(args)
             .with_detach(false);
         if !env.is_empty() {
-            let m = env
-                .iter()
-                .filter_map(|e| {
-                    e.split_once('=')
-                        .map(|(k, v)| (k.to_string(), v.to_string()))
-                })
-                .collect();
+            let m = env.iter().filter_map(|e| e.split_once('=').map(|(k, v)| (k.to_string(), v.to_string()))).collect();
             b = b.with_env(m);
         }
         let pid = b.build().map_err(lc)?;
@@ -1046,30 +923,13 @@ mod tests {
     fn users_resolve_from_the_image_files() {
         let t = tempfile::tempdir().unwrap();
         fs::create_dir(t.path().join("etc")).unwrap();
-        fs::write(
-            t.path().join("etc/passwd"),
-            "root:x:0:0::/root:/bin/sh\nweb:x:33:33::/:/bin/sh\n",
-        )
-        .unwrap();
-        fs::write(
-            t.path().join("etc/group"),
-            "root:x:0:\nwww:x:33:\nlog:x:4:web\n",
-        )
-        .unwrap();
+        fs::write(t.path().join("etc/passwd"), "root:x:0:0::/root:/bin/sh\nweb:x:33:33::/:/bin/sh\n").unwrap();
+        fs::write(t.path().join("etc/group"), "root:x:0:\nwww:x:33:\nlog:x:4:web\n").unwrap();
         assert_eq!(resolve_user(t.path(), "web").unwrap(), (33, 33, vec![4]));
-        assert_eq!(
-            resolve_user(t.path(), "1000:www").unwrap(),
-            (1000, 33, vec![])
-        );
+        assert_eq!(resolve_user(t.path(), "1000:www").unwrap(), (1000, 33, vec![]));
         assert_eq!(resolve_user(t.path(), "0").unwrap(), (0, 0, vec![]));
-        assert!(matches!(
-            resolve_user(t.path(), "nobody"),
-            Err(RuntimeError::NoSuchUser(_))
-        ));
-        assert!(matches!(
-            resolve_user(t.path(), "web:nogroup"),
-            Err(RuntimeError::NoSuchGroup(_))
-        ));
+        assert!(matches!(resolve_user(t.path(), "nobody"), Err(RuntimeError::NoSuchUser(_))));
+        assert!(matches!(resolve_user(t.path(), "web:nogroup"), Err(RuntimeError::NoSuchGroup(_))));
     }
 
     #[test]
@@ -1080,10 +940,7 @@ mod tests {
         let root = t.path().join("root");
         fs::create_dir_all(root.join("etc")).unwrap();
         std::os::unix::fs::symlink(&outside, root.join("etc/passwd")).unwrap();
-        assert!(matches!(
-            resolve_user(&root, "evil"),
-            Err(RuntimeError::NoSuchUser(_))
-        ));
+        assert!(matches!(resolve_user(&root, "evil"), Err(RuntimeError::NoSuchUser(_))));
     }
 
     #[test]
@@ -1125,18 +982,9 @@ mod tests {
         };
         assert_eq!(r.observe(), Observed::Dead);
         let me = std::process::id() as i32;
-        let live = Record {
-            owner: me,
-            owner_start: proc_start(me).unwrap(),
-            ..r.clone()
-        };
+        let live = Record { owner: me, owner_start: proc_start(me).unwrap(), ..r.clone() };
         assert_eq!(live.observe(), Observed::Creating);
-        let ran = Record {
-            status: Status::Running,
-            pid: Some(i32::MAX - 1),
-            pid_start: Some(5),
-            ..r
-        };
+        let ran = Record { status: Status::Running, pid: Some(i32::MAX - 1), pid_start: Some(5), ..r };
         assert_eq!(ran.observe(), Observed::Exited(None));
     }
 }

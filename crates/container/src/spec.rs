@@ -92,11 +92,7 @@ impl Volume {
         if !host.starts_with('/') || !ctr.starts_with('/') {
             return None;
         }
-        Some(Volume {
-            host: host.to_string(),
-            container: ctr.to_string(),
-            read_only: ro,
-        })
+        Some(Volume { host: host.to_string(), container: ctr.to_string(), read_only: ro })
     }
 }
 
@@ -137,14 +133,9 @@ pub fn default_seccomp() -> Value {
 }
 
 fn nofile_hard() -> u64 {
-    let mut r = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
+    let mut r = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
     // SAFETY: getrlimit writes into the rlimit struct we pass.
-    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut r) } != 0
-        || r.rlim_max == libc::RLIM_INFINITY
-    {
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut r) } != 0 || r.rlim_max == libc::RLIM_INFINITY {
         return 1_048_576;
     }
     r.rlim_max
@@ -168,12 +159,7 @@ pub fn generate(i: &SpecInput) -> Result<Spec, serde_json::Error> {
         "rlimits": [{ "type": "RLIMIT_NOFILE", "hard": nofile_hard(), "soft": nofile_hard() }],
         "noNewPrivileges": true
     });
-    let mut ns = vec![
-        json!({"type": "pid"}),
-        json!({"type": "ipc"}),
-        json!({"type": "uts"}),
-        json!({"type": "mount"}),
-    ];
+    let mut ns = vec![json!({"type": "pid"}), json!({"type": "ipc"}), json!({"type": "uts"}), json!({"type": "mount"})];
     if !i.host_network {
         ns.push(json!({"type": "network"}));
     }
@@ -182,14 +168,9 @@ pub fn generate(i: &SpecInput) -> Result<Spec, serde_json::Error> {
     v["linux"]["resources"] = i.limits.to_resources_json(i.v2_swap);
     v["linux"]["seccomp"] = default_seccomp();
     // Mounts: the defaults, minus the cgroup mount on hybrid hosts is fine (read-only bind).
-    let mounts = v["mounts"]
-        .as_array_mut()
-        .map(std::mem::take)
-        .unwrap_or_default();
-    let mut mounts: Vec<Value> = mounts
-        .into_iter()
-        .filter(|m| !(i.host_network && m["destination"] == "/sys"))
-        .collect();
+    let mounts = v["mounts"].as_array_mut().map(std::mem::take).unwrap_or_default();
+    let mut mounts: Vec<Value> =
+        mounts.into_iter().filter(|m| !(i.host_network && m["destination"] == "/sys")).collect();
     if i.host_network {
         // Without a network namespace sysfs cannot be mounted fresh: bind the host's read-only.
         mounts.push(json!({ "destination": "/sys", "type": "bind", "source": "/sys", "options": ["rbind", "nosuid", "noexec", "nodev", "ro"] }));
@@ -229,39 +210,15 @@ mod tests {
         let p = s.process().as_ref().unwrap();
         assert_eq!(p.no_new_privileges(), Some(true));
         let caps = p.capabilities().as_ref().unwrap();
-        let bounding: Vec<String> = caps
-            .bounding()
-            .as_ref()
-            .unwrap()
-            .iter()
-            .map(|c| c.to_string())
-            .collect();
+        let bounding: Vec<String> = caps.bounding().as_ref().unwrap().iter().map(|c| c.to_string()).collect();
         assert_eq!(bounding.len(), DEFAULT_CAPS.len());
-        assert!(
-            !bounding.iter().any(|c| c.contains("SYS_ADMIN")),
-            "{bounding:?}"
-        );
+        assert!(!bounding.iter().any(|c| c.contains("SYS_ADMIN")), "{bounding:?}");
         let linux = s.linux().as_ref().unwrap();
         let seccomp = linux.seccomp().as_ref().unwrap();
-        let denied: Vec<&String> = seccomp
-            .syscalls()
-            .as_ref()
-            .unwrap()
-            .iter()
-            .flat_map(|r| r.names())
-            .collect();
+        let denied: Vec<&String> = seccomp.syscalls().as_ref().unwrap().iter().flat_map(|r| r.names()).collect();
         assert!(denied.iter().any(|n| *n == "mount") && denied.iter().any(|n| *n == "kexec_load"));
-        let ns: Vec<String> = linux
-            .namespaces()
-            .as_ref()
-            .unwrap()
-            .iter()
-            .map(|n| format!("{:?}", n.typ()))
-            .collect();
-        assert!(
-            ns.contains(&"Network".to_string()) && ns.contains(&"Pid".to_string()),
-            "{ns:?}"
-        );
+        let ns: Vec<String> = linux.namespaces().as_ref().unwrap().iter().map(|n| format!("{:?}", n.typ())).collect();
+        assert!(ns.contains(&"Network".to_string()) && ns.contains(&"Pid".to_string()), "{ns:?}");
     }
 
     #[test]
@@ -274,13 +231,7 @@ mod tests {
         let ns = s.linux().as_ref().unwrap().namespaces().as_ref().unwrap();
         assert!(!ns.iter().any(|n| format!("{:?}", n.typ()) == "Network"));
         assert_eq!(s.root().as_ref().unwrap().readonly(), Some(true));
-        let m = s
-            .mounts()
-            .as_ref()
-            .unwrap()
-            .iter()
-            .find(|m| m.destination().to_str() == Some("/data"))
-            .unwrap();
+        let m = s.mounts().as_ref().unwrap().iter().find(|m| m.destination().to_str() == Some("/data")).unwrap();
         assert!(m.options().as_ref().unwrap().iter().any(|o| o == "ro"));
     }
 

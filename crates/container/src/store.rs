@@ -24,14 +24,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("{what}: {err} (check that {path} is writable by this user and the disk is not full)")]
-    Io {
-        what: String,
-        path: PathBuf,
-        err: io::Error,
-    },
-    #[error(
-        "blob {digest} is corrupt: {detail}; remove the image that uses it and import or pull it again"
-    )]
+    Io { what: String, path: PathBuf, err: io::Error },
+    #[error("blob {digest} is corrupt: {detail}; remove the image that uses it and import or pull it again")]
     Corrupt { digest: Digest, detail: String },
     #[error(
         "content does not match its digest: got {got}, expected {expected}; the source is corrupt or truncated: fetch or export it again"
@@ -39,9 +33,7 @@ pub enum StoreError {
     Mismatch { got: Digest, expected: Digest },
     #[error("blob {0} is not in the store; import or pull the image again")]
     MissingBlob(Digest),
-    #[error(
-        "{path} is not valid JSON: {detail}; it was changed by hand or by another program: restore or remove it"
-    )]
+    #[error("{path} is not valid JSON: {detail}; it was changed by hand or by another program: restore or remove it")]
     BadIndex { path: PathBuf, detail: String },
 }
 
@@ -94,9 +86,7 @@ impl Store {
         // SAFETY: flock on a file descriptor we own; no memory is involved.
         let r = unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX) };
         if r != 0 {
-            return Err(io_err("cannot lock the store", &p)(
-                io::Error::last_os_error(),
-            ));
+            return Err(io_err("cannot lock the store", &p)(io::Error::last_os_error()));
         }
         self.sweep_tmp();
         Ok(StoreLock { _file: f })
@@ -125,13 +115,9 @@ impl Store {
     /// A fresh path under tmp/ that nothing else uses (not created).
     pub fn tmp_path(&self, tag: &str) -> PathBuf {
         let n = TMP_SEQ.fetch_add(1, Ordering::Relaxed);
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.subsec_nanos())
-            .unwrap_or(0);
-        self.root
-            .join("tmp")
-            .join(format!("{}.{n}.{nanos}.{tag}", std::process::id()))
+        let nanos =
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
+        self.root.join("tmp").join(format!("{}.{n}.{nanos}.{tag}", std::process::id()))
     }
 
     pub fn blob_path(&self, d: &Digest) -> PathBuf {
@@ -144,11 +130,7 @@ impl Store {
 
     /// Streams `src` into the store. When `expected` is given the content must match it, or
     /// nothing is stored. Returns the digest, the size, and whether the blob is new.
-    pub fn put_blob(
-        &self,
-        src: impl Read,
-        expected: Option<&Digest>,
-    ) -> Result<(Digest, u64, bool), StoreError> {
+    pub fn put_blob(&self, src: impl Read, expected: Option<&Digest>) -> Result<(Digest, u64, bool), StoreError> {
         let tmp = self.tmp_path("blob");
         let mut f = File::create(&tmp).map_err(io_err("cannot create a temporary blob", &tmp))?;
         let mut rd = HashingReader::new(src);
@@ -163,10 +145,7 @@ impl Store {
         if let Some(exp) = expected {
             if *exp != digest {
                 let _ = fs::remove_file(&tmp);
-                return Err(StoreError::Mismatch {
-                    got: digest,
-                    expected: exp.clone(),
-                });
+                return Err(StoreError::Mismatch { got: digest, expected: exp.clone() });
             }
         }
         let dest = self.blob_path(&digest);
@@ -190,9 +169,7 @@ impl Store {
         let p = self.blob_path(d);
         match File::open(&p) {
             Ok(f) => Ok(VerifyingReader::new(f, d.clone())),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                Err(StoreError::MissingBlob(d.clone()))
-            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Err(StoreError::MissingBlob(d.clone())),
             Err(e) => Err(io_err("cannot open a blob", &p)(e)),
         }
     }
@@ -203,10 +180,7 @@ impl Store {
         let rd = self.open_blob(d)?;
         rd.take(MAX_JSON)
             .read_to_end(&mut out)
-            .map_err(|e| StoreError::Corrupt {
-                digest: d.clone(),
-                detail: e.to_string(),
-            })?;
+            .map_err(|e| StoreError::Corrupt { digest: d.clone(), detail: e.to_string() })?;
         if Digest::of(&out) != *d {
             return Err(StoreError::Corrupt {
                 digest: d.clone(),
@@ -246,10 +220,7 @@ impl Store {
     pub fn images(&self) -> Result<BTreeMap<String, Digest>, StoreError> {
         let p = self.index_path();
         match fs::read(&p) {
-            Ok(b) => serde_json::from_slice(&b).map_err(|e| StoreError::BadIndex {
-                path: p,
-                detail: e.to_string(),
-            }),
+            Ok(b) => serde_json::from_slice(&b).map_err(|e| StoreError::BadIndex { path: p, detail: e.to_string() }),
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(BTreeMap::new()),
             Err(e) => Err(io_err("cannot read the image index", &p)(e)),
         }
@@ -257,10 +228,8 @@ impl Store {
 
     /// Replaces the image index atomically. Hold the lock.
     pub fn set_images(&self, m: &BTreeMap<String, Digest>) -> Result<(), StoreError> {
-        let data = serde_json::to_vec_pretty(m).map_err(|e| StoreError::BadIndex {
-            path: self.index_path(),
-            detail: e.to_string(),
-        })?;
+        let data = serde_json::to_vec_pretty(m)
+            .map_err(|e| StoreError::BadIndex { path: self.index_path(), detail: e.to_string() })?;
         self.write_atomic(&self.index_path(), &data)
     }
 
@@ -289,9 +258,7 @@ pub fn write_atomic(dest: &Path, data: &[u8]) -> Result<(), StoreError> {
     let n = TMP_SEQ.fetch_add(1, Ordering::Relaxed);
     let tmp = dir.join(format!(
         ".{}.{}.{n}.tmp",
-        dest.file_name()
-            .map(|s| s.to_string_lossy())
-            .unwrap_or_default(),
+        dest.file_name().map(|s| s.to_string_lossy()).unwrap_or_default(),
         std::process::id()
     ));
     let r = (|| {

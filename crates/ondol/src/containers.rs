@@ -288,11 +288,7 @@ pub fn container(cmd: ContainerCmd) -> Result<i32> {
         ContainerCmd::Ps { all, root } => {
             let rt = Runtime::new(open(&root)?);
             let mut out = std::io::stdout().lock();
-            writeln!(
-                out,
-                "{:<14}{:<20}{:<30}{:<18}COMMAND",
-                "ID", "NAME", "IMAGE", "STATUS"
-            )?;
+            writeln!(out, "{:<14}{:<20}{:<30}{:<18}COMMAND", "ID", "NAME", "IMAGE", "STATUS")?;
             for r in rt.records()? {
                 let st = r.observe();
                 if !all && !matches!(st, Observed::Running(_) | Observed::Creating) {
@@ -318,38 +314,24 @@ pub fn container(cmd: ContainerCmd) -> Result<i32> {
                     std::io::copy(&mut f, &mut std::io::stdout().lock())?;
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                    eprintln!(
-                        "ondol: {container} has no log (only detached containers, run with -d, keep one)"
-                    );
+                    eprintln!("ondol: {container} has no log (only detached containers, run with -d, keep one)");
                 }
                 Err(e) => return Err(e).with_context(|| format!("cannot read {}", p.display())),
             }
             Ok(0)
         }
-        ContainerCmd::Stop {
-            container,
-            time,
-            root,
-        } => {
+        ContainerCmd::Stop { container, time, root } => {
             let r = Runtime::new(open(&root)?).stop(&container, Duration::from_secs(time))?;
             println!("{}", r.name);
             Ok(0)
         }
-        ContainerCmd::Kill {
-            container,
-            signal,
-            root,
-        } => {
+        ContainerCmd::Kill { container, signal, root } => {
             let sig = parse_signal(&signal)?;
             let r = Runtime::new(open(&root)?).kill(&container, sig)?;
             println!("{}", r.name);
             Ok(0)
         }
-        ContainerCmd::Rm {
-            containers,
-            force,
-            root,
-        } => {
+        ContainerCmd::Rm { containers, force, root } => {
             let rt = Runtime::new(open(&root)?);
             let mut status = 0;
             for c in containers {
@@ -363,12 +345,7 @@ pub fn container(cmd: ContainerCmd) -> Result<i32> {
             }
             Ok(status)
         }
-        ContainerCmd::Exec {
-            env,
-            container,
-            cmd,
-            root,
-        } => Ok(Runtime::new(open(&root)?).exec(&container, cmd, env)?),
+        ContainerCmd::Exec { env, container, cmd, root } => Ok(Runtime::new(open(&root)?).exec(&container, cmd, env)?),
     }
 }
 
@@ -380,11 +357,7 @@ fn human(n: u64) -> String {
         v /= 1000.0;
         i += 1;
     }
-    if i == 0 {
-        format!("{n}B")
-    } else {
-        format!("{v:.1}{}", units[i])
-    }
+    if i == 0 { format!("{n}B") } else { format!("{v:.1}{}", units[i]) }
 }
 
 pub fn image(cmd: ImageCmd) -> Result<i32> {
@@ -411,14 +384,7 @@ pub fn image(cmd: ImageCmd) -> Result<i32> {
             let mut out = std::io::stdout().lock();
             writeln!(out, "{:<50}{:<14}{:<10}CREATED", "NAME:TAG", "ID", "SIZE")?;
             for s in image::list(&store)? {
-                writeln!(
-                    out,
-                    "{:<50}{:<14}{:<10}{}",
-                    s.name,
-                    s.id.short(),
-                    human(s.size),
-                    s.created
-                )?;
+                writeln!(out, "{:<50}{:<14}{:<10}{}", s.name, s.id.short(), human(s.size), s.created)?;
             }
             Ok(0)
         }
@@ -437,28 +403,15 @@ pub fn image(cmd: ImageCmd) -> Result<i32> {
             }
             Ok(status)
         }
-        ImageCmd::Tag {
-            source,
-            target,
-            root,
-        } => {
+        ImageCmd::Tag { source, target, root } => {
             image::tag(&open(&root)?, &source, &target)?;
             Ok(0)
         }
-        ImageCmd::Save {
-            reference,
-            out,
-            root,
-        } => {
+        ImageCmd::Save { reference, out, root } => {
             image::save(&open(&root)?, &reference, &out)?;
             Ok(0)
         }
-        ImageCmd::Build {
-            file,
-            tag,
-            dir,
-            root,
-        } => {
+        ImageCmd::Build { file, tag, dir, root } => {
             let store = open(&root)?;
             let file = file.unwrap_or_else(|| dir.join("Dockerfile"));
             let img = build::build(&store, &file, &dir, tag.as_deref())?;
@@ -475,19 +428,8 @@ fn oci_state(o: &OciRoot) -> Result<Oci> {
 
 pub fn oci(cmd: OciCmd) -> Result<i32> {
     match cmd {
-        OciCmd::Create {
-            bundle,
-            pid_file,
-            console_socket,
-            id,
-            oci,
-        } => {
-            oci_state(&oci)?.create(
-                &id,
-                &bundle,
-                pid_file.as_deref(),
-                console_socket.as_deref(),
-            )?;
+        OciCmd::Create { bundle, pid_file, console_socket, id, oci } => {
+            oci_state(&oci)?.create(&id, &bundle, pid_file.as_deref(), console_socket.as_deref())?;
             Ok(0)
         }
         OciCmd::Start { id, oci } => {
@@ -499,12 +441,7 @@ pub fn oci(cmd: OciCmd) -> Result<i32> {
             println!("{}", serde_json::to_string_pretty(&s)?);
             Ok(0)
         }
-        OciCmd::Kill {
-            id,
-            signal,
-            all,
-            oci,
-        } => {
+        OciCmd::Kill { id, signal, all, oci } => {
             oci_state(&oci)?.kill(&id, &signal, all)?;
             Ok(0)
         }

@@ -16,10 +16,7 @@ fn cache() -> PathBuf {
         "test images missing under {}: run scripts/test-containers",
         p.display()
     );
-    assert!(
-        nix_is_root(),
-        "container tests need root: run scripts/test-containers as root"
-    );
+    assert!(nix_is_root(), "container tests need root: run scripts/test-containers as root");
     p
 }
 
@@ -63,11 +60,7 @@ impl Env {
 
     fn ok(&self, args: &[&str]) -> String {
         let o = self.run(args);
-        assert!(
-            o.status.success(),
-            "ondol {args:?} failed: {}",
-            String::from_utf8_lossy(&o.stderr)
-        );
+        assert!(o.status.success(), "ondol {args:?} failed: {}", String::from_utf8_lossy(&o.stderr));
         String::from_utf8_lossy(&o.stdout).into_owned()
     }
 
@@ -76,11 +69,7 @@ impl Env {
         let o = self.run(args);
         assert!(!o.status.success(), "ondol {args:?} should fail");
         let err = String::from_utf8_lossy(&o.stderr).into_owned();
-        assert_eq!(
-            err.trim_end().lines().count(),
-            1,
-            "want one line, got: {err}"
-        );
+        assert_eq!(err.trim_end().lines().count(), 1, "want one line, got: {err}");
         err
     }
 
@@ -96,11 +85,7 @@ impl Env {
             .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
             .collect();
         layers.sort();
-        (
-            blobs,
-            fs::read_to_string(self.root.join("images.json")).unwrap_or_default(),
-            layers,
-        )
+        (blobs, fs::read_to_string(self.root.join("images.json")).unwrap_or_default(), layers)
     }
 }
 
@@ -113,10 +98,7 @@ fn no_mounts_under(p: &Path) {
 #[test]
 fn echo_hello_prints_hello_and_exit_status_passes_through() {
     let e = Env::new();
-    assert_eq!(
-        e.ok(&["container", "run", "--rm", "busybox", "echo", "hello"]),
-        "hello\n"
-    );
+    assert_eq!(e.ok(&["container", "run", "--rm", "busybox", "echo", "hello"]), "hello\n");
     let o = e.run(&["container", "run", "--rm", "busybox", "sh", "-c", "exit 7"]);
     assert_eq!(o.status.code(), Some(7));
     // stdin passes through too.
@@ -137,45 +119,19 @@ fn echo_hello_prints_hello_and_exit_status_passes_through() {
 fn memory_limit_kills_a_process_over_it() {
     let e = Env::new();
     let script = "x=$(head -c 100000000 /dev/zero | tr '\\0' a); echo survived";
-    let o = e.run(&[
-        "container",
-        "run",
-        "--rm",
-        "--memory",
-        "16m",
-        "busybox",
-        "sh",
-        "-c",
-        script,
-    ]);
+    let o = e.run(&["container", "run", "--rm", "--memory", "16m", "busybox", "sh", "-c", script]);
     assert!(!String::from_utf8_lossy(&o.stdout).contains("survived"));
     assert_ne!(o.status.code(), Some(0));
     // Without the limit the same script survives.
-    assert!(
-        e.ok(&["container", "run", "--rm", "busybox", "sh", "-c", script])
-            .contains("survived")
-    );
+    assert!(e.ok(&["container", "run", "--rm", "busybox", "sh", "-c", script]).contains("survived"));
 }
 
 #[test]
 fn pids_limit_stops_a_fork_bomb() {
     let e = Env::new();
     let bomb = "n=0; while [ $n -lt 200 ]; do sleep 5 & n=$((n+1)); done 2>/dev/null; set -- /proc/[0-9]*; echo $#";
-    let out = e.run(&[
-        "container",
-        "run",
-        "--rm",
-        "--pids-limit",
-        "20",
-        "busybox",
-        "sh",
-        "-c",
-        bomb,
-    ]);
-    let count: u32 = String::from_utf8_lossy(&out.stdout)
-        .trim()
-        .parse()
-        .unwrap_or(0);
+    let out = e.run(&["container", "run", "--rm", "--pids-limit", "20", "busybox", "sh", "-c", bomb]);
+    let count: u32 = String::from_utf8_lossy(&out.stdout).trim().parse().unwrap_or(0);
     assert!(count > 0 && count <= 20, "processes seen: {count}");
 }
 
@@ -183,32 +139,14 @@ fn pids_limit_stops_a_fork_bomb() {
 fn network_none_has_only_loopback_and_host_sees_host_interfaces() {
     let e = Env::new();
     assert_eq!(
-        e.ok(&[
-            "container",
-            "run",
-            "--rm",
-            "busybox",
-            "ls",
-            "/sys/class/net"
-        ])
-        .split_whitespace()
-        .collect::<Vec<_>>(),
+        e.ok(&["container", "run", "--rm", "busybox", "ls", "/sys/class/net"]).split_whitespace().collect::<Vec<_>>(),
         ["lo"]
     );
     let host: Vec<String> = fs::read_dir("/sys/class/net")
         .unwrap()
         .map(|d| d.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
-    let seen = e.ok(&[
-        "container",
-        "run",
-        "--rm",
-        "--network",
-        "host",
-        "busybox",
-        "ls",
-        "/sys/class/net",
-    ]);
+    let seen = e.ok(&["container", "run", "--rm", "--network", "host", "busybox", "ls", "/sys/class/net"]);
     for h in host {
         assert!(seen.contains(&h), "{h} missing from {seen}");
     }
@@ -239,149 +177,44 @@ fn env_volume_user_workdir_and_read_only_rootfs() {
     assert_eq!(out, "hi\nhost data");
     assert_eq!(fs::read_to_string(vol.join("out.txt")).unwrap(), "made\n");
     let vro = format!("{}:/data:ro", vol.display());
-    assert_ne!(
-        e.run(&[
-            "container",
-            "run",
-            "--rm",
-            "-v",
-            &vro,
-            "busybox",
-            "touch",
-            "/data/x"
-        ])
-        .status
-        .code(),
-        Some(0)
-    );
-    assert_eq!(
-        e.ok(&[
-            "container",
-            "run",
-            "--rm",
-            "--user",
-            "user",
-            "busybox",
-            "id",
-            "-u"
-        ]),
-        "1000\n"
-    );
-    assert_eq!(
-        e.ok(&[
-            "container",
-            "run",
-            "--rm",
-            "--user",
-            "65534:65534",
-            "busybox",
-            "id",
-            "-g"
-        ]),
-        "65534\n"
-    );
-    assert_ne!(
-        e.run(&[
-            "container",
-            "run",
-            "--rm",
-            "--read-only",
-            "busybox",
-            "touch",
-            "/x"
-        ])
-        .status
-        .code(),
-        Some(0)
-    );
-    assert_eq!(
-        e.run(&["container", "run", "--rm", "busybox", "touch", "/x"])
-            .status
-            .code(),
-        Some(0)
-    );
+    assert_ne!(e.run(&["container", "run", "--rm", "-v", &vro, "busybox", "touch", "/data/x"]).status.code(), Some(0));
+    assert_eq!(e.ok(&["container", "run", "--rm", "--user", "user", "busybox", "id", "-u"]), "1000\n");
+    assert_eq!(e.ok(&["container", "run", "--rm", "--user", "65534:65534", "busybox", "id", "-g"]), "65534\n");
+    assert_ne!(e.run(&["container", "run", "--rm", "--read-only", "busybox", "touch", "/x"]).status.code(), Some(0));
+    assert_eq!(e.run(&["container", "run", "--rm", "busybox", "touch", "/x"]).status.code(), Some(0));
     // Default capabilities: no CAP_SYS_ADMIN (bit 21), so mount is refused.
     assert_ne!(
-        e.run(&[
-            "container",
-            "run",
-            "--rm",
-            "busybox",
-            "mount",
-            "-t",
-            "tmpfs",
-            "x",
-            "/mnt"
-        ])
-        .status
-        .code(),
+        e.run(&["container", "run", "--rm", "busybox", "mount", "-t", "tmpfs", "x", "/mnt"]).status.code(),
         Some(0)
     );
-    let status = e.ok(&[
-        "container",
-        "run",
-        "--rm",
-        "busybox",
-        "cat",
-        "/proc/self/status",
-    ]);
+    let status = e.ok(&["container", "run", "--rm", "busybox", "cat", "/proc/self/status"]);
     let capbnd = status.lines().find(|l| l.starts_with("CapBnd:")).unwrap();
     let bits = u64::from_str_radix(capbnd.split_whitespace().nth(1).unwrap(), 16).unwrap();
     assert_eq!(bits & (1 << 21), 0, "{capbnd}");
-    assert!(
-        status
-            .lines()
-            .any(|l| l.starts_with("NoNewPrivs:") && l.ends_with('1')),
-        "{status}"
-    );
-    assert!(
-        status
-            .lines()
-            .any(|l| l.starts_with("Seccomp:") && l.ends_with('2')),
-        "{status}"
-    );
+    assert!(status.lines().any(|l| l.starts_with("NoNewPrivs:") && l.ends_with('1')), "{status}");
+    assert!(status.lines().any(|l| l.starts_with("Seccomp:") && l.ends_with('2')), "{status}");
 }
 
 #[test]
 fn detached_container_logs_exec_stop_and_rm() {
     let e = Env::new();
     let id = e
-        .ok(&[
-            "container",
-            "run",
-            "-d",
-            "--name",
-            "bg",
-            "busybox",
-            "sh",
-            "-c",
-            "echo started; exec sleep 60",
-        ])
+        .ok(&["container", "run", "-d", "--name", "bg", "busybox", "sh", "-c", "echo started; exec sleep 60"])
         .trim()
         .to_string();
     assert!(!id.is_empty());
     let ps = e.ok(&["container", "ps"]);
-    assert!(
-        ps.lines()
-            .any(|l| l.contains("bg") && l.contains("running")),
-        "{ps}"
-    );
+    assert!(ps.lines().any(|l| l.contains("bg") && l.contains("running")), "{ps}");
     let deadline = Instant::now() + Duration::from_secs(5);
     while !e.ok(&["container", "logs", "bg"]).contains("started") {
         assert!(Instant::now() < deadline, "no log output");
         std::thread::sleep(Duration::from_millis(50));
     }
-    assert_eq!(
-        e.ok(&["container", "exec", "bg", "echo", "inside"]),
-        "inside\n"
-    );
+    assert_eq!(e.ok(&["container", "exec", "bg", "echo", "inside"]), "inside\n");
     assert!(e.fails(&["container", "rm", "bg"]).contains("running"));
     e.ok(&["container", "stop", "-t", "1", "bg"]);
     let ps = e.ok(&["container", "ps", "-a"]);
-    assert!(
-        ps.lines().any(|l| l.contains("bg") && l.contains("exited")),
-        "{ps}"
-    );
+    assert!(ps.lines().any(|l| l.contains("bg") && l.contains("exited")), "{ps}");
     e.ok(&["container", "rm", "bg"]);
     assert!(!e.ok(&["container", "ps", "-a"]).contains("bg"));
     assert!(!Path::new(&format!("/sys/fs/cgroup/pids/ondol/{id}")).exists());
@@ -398,19 +231,8 @@ fn wait_for(e: &Env, what: &str) {
 #[test]
 fn killed_ondol_leaves_a_container_ps_shows_and_rm_removes() {
     let e = Env::new();
-    let mut child: Child = e
-        .cmd(&[
-            "container",
-            "run",
-            "--name",
-            "crash",
-            "busybox",
-            "sleep",
-            "60",
-        ])
-        .stdin(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child: Child =
+        e.cmd(&["container", "run", "--name", "crash", "busybox", "sleep", "60"]).stdin(Stdio::null()).spawn().unwrap();
     wait_for(&e, "running");
     child.kill().unwrap();
     child.wait().unwrap();
@@ -424,15 +246,7 @@ fn killed_ondol_leaves_a_container_ps_shows_and_rm_removes() {
     // Killed while creating: the record is there before anything else, so rm works too.
     for delay in [0u64, 5, 20, 60] {
         let mut c = e
-            .cmd(&[
-                "container",
-                "run",
-                "--name",
-                "early",
-                "busybox",
-                "sleep",
-                "60",
-            ])
+            .cmd(&["container", "run", "--name", "early", "busybox", "sleep", "60"])
             .stdin(Stdio::null())
             .spawn()
             .unwrap();
@@ -465,11 +279,7 @@ fn layout(dir: &Path, layers: &[(Vec<u8>, Vec<u8>)], name: &str) {
         } else {
             "application/vnd.oci.image.layer.v1.tar"
         };
-        descs.push(format!(
-            r#"{{"mediaType":"{mt}","digest":"{}","size":{}}}"#,
-            put(blob),
-            blob.len()
-        ));
+        descs.push(format!(r#"{{"mediaType":"{mt}","digest":"{}","size":{}}}"#, put(blob), blob.len()));
         diffs.push(format!("\"{}\"", container::Digest::of(plain)));
     }
     let cfg = format!(
@@ -502,11 +312,7 @@ fn raw_tar(entries: &[(&str, tar::EntryType, &str)]) -> Vec<u8> {
         }
         h.as_old_mut().name[..name.len()].copy_from_slice(name.as_bytes());
         h.set_cksum();
-        let body: &[u8] = if *kind == tar::EntryType::Symlink {
-            b""
-        } else {
-            data.as_bytes()
-        };
+        let body: &[u8] = if *kind == tar::EntryType::Symlink { b"" } else { data.as_bytes() };
         b.append(&h, body).unwrap();
     }
     b.into_inner().unwrap()
@@ -543,42 +349,19 @@ fn gzip_and_zstd_layers_with_whiteouts_and_opaque_dirs_run() {
         ("opq/.wh..wh..opq", tar::EntryType::Regular, ""),
         ("opq/new", tar::EntryType::Regular, "n"),
     ]);
-    let zs =
-        ruzstd::encoding::compress_to_vec(&upper[..], ruzstd::encoding::CompressionLevel::Fastest);
+    let zs = ruzstd::encoding::compress_to_vec(&upper[..], ruzstd::encoding::CompressionLevel::Fastest);
     let dir = e.tmp.join("wh");
-    layout(
-        &dir,
-        &[
-            (gz(&base), base.clone()),
-            (lower.clone(), lower),
-            (zs, upper),
-        ],
-        "wh:1",
-    );
+    layout(&dir, &[(gz(&base), base.clone()), (lower.clone(), lower), (zs, upper)], "wh:1");
     e.ok(&["image", "import", dir.to_str().unwrap()]);
     for mode in ["overlay", "copy"] {
-        let mut c = e.cmd(&[
-            "container",
-            "run",
-            "--rm",
-            "wh:1",
-            "sh",
-            "-c",
-            "ls /etc /opq",
-        ]);
+        let mut c = e.cmd(&["container", "run", "--rm", "wh:1", "sh", "-c", "ls /etc /opq"]);
         if mode == "copy" {
             c.env("ONDOL_ROOTFS", "copy");
         }
         let out = String::from_utf8(c.output().unwrap().stdout).unwrap();
         let names: Vec<&str> = out.split_whitespace().collect();
-        assert!(
-            names.contains(&"kept") && names.contains(&"new"),
-            "{mode}: {out}"
-        );
-        assert!(
-            !names.contains(&"gone") && !names.contains(&"old"),
-            "{mode}: {out}"
-        );
+        assert!(names.contains(&"kept") && names.contains(&"new"), "{mode}: {out}");
+        assert!(!names.contains(&"gone") && !names.contains(&"old"), "{mode}: {out}");
     }
 }
 
@@ -587,19 +370,11 @@ fn bad_inputs_are_refused_in_one_line_and_leave_the_store_untouched() {
     let e = Env::new();
     let before = e.snapshot();
     // Missing image.
-    assert!(
-        e.fails(&["container", "run", "--rm", "nosuch:img", "true"])
-            .contains("not in the store")
-    );
+    assert!(e.fails(&["container", "run", "--rm", "nosuch:img", "true"]).contains("not in the store"));
     // Corrupt layer: one byte changed in a layer blob of a copy of the layout.
     let c = cache();
     let bad = e.tmp.join("corrupt");
-    Command::new("cp")
-        .arg("-a")
-        .arg(c.join("oci"))
-        .arg(&bad)
-        .status()
-        .unwrap();
+    Command::new("cp").arg("-a").arg(c.join("oci")).arg(&bad).status().unwrap();
     let mut biggest = None;
     let mut size = 0;
     for f in fs::read_dir(bad.join("blobs/sha256")).unwrap() {
@@ -624,29 +399,11 @@ fn bad_inputs_are_refused_in_one_line_and_leave_the_store_untouched() {
         .unwrap();
     assert!(!err.status.success());
     let msg = String::from_utf8_lossy(&err.stderr);
-    assert!(
-        msg.contains("corrupt") && msg.trim_end().lines().count() == 1,
-        "{msg}"
-    );
-    assert!(
-        fs::read_dir(root2.join("blobs/sha256"))
-            .unwrap()
-            .next()
-            .is_none(),
-        "a blob was left behind"
-    );
+    assert!(msg.contains("corrupt") && msg.trim_end().lines().count() == 1, "{msg}");
+    assert!(fs::read_dir(root2.join("blobs/sha256")).unwrap().next().is_none(), "a blob was left behind");
     assert!(fs::read_dir(root2.join("layers")).unwrap().next().is_none());
     // The same corruption against a populated store.
-    assert!(
-        e.fails(&[
-            "image",
-            "import",
-            "--tag",
-            "corrupt:1",
-            bad.to_str().unwrap()
-        ])
-        .contains("corrupt")
-    );
+    assert!(e.fails(&["image", "import", "--tag", "corrupt:1", bad.to_str().unwrap()]).contains("corrupt"));
     // Truncated tar.
     let full = fs::read(c.join("busybox-oci.tar")).unwrap();
     let cut = e.tmp.join("cut.tar");
@@ -655,17 +412,10 @@ fn bad_inputs_are_refused_in_one_line_and_leave_the_store_untouched() {
     // Path traversal, and a symlink that points out of the rootfs with a file written through it.
     let victim = e.tmp.join("victim");
     fs::create_dir(&victim).unwrap();
-    let dotdot = raw_tar(&[(
-        "../../../../../../../../tmp/ondol-escaped",
-        tar::EntryType::Regular,
-        "pwned",
-    )]);
+    let dotdot = raw_tar(&[("../../../../../../../../tmp/ondol-escaped", tar::EntryType::Regular, "pwned")]);
     let dir = e.tmp.join("trav");
     layout(&dir, &[(dotdot.clone(), dotdot)], "trav:1");
-    assert!(
-        e.fails(&["image", "import", dir.to_str().unwrap()])
-            .contains("'..'")
-    );
+    assert!(e.fails(&["image", "import", dir.to_str().unwrap()]).contains("'..'"));
     assert!(!Path::new("/tmp/ondol-escaped").exists());
     let link = raw_tar(&[
         ("etc", tar::EntryType::Symlink, victim.to_str().unwrap()),
@@ -673,26 +423,14 @@ fn bad_inputs_are_refused_in_one_line_and_leave_the_store_untouched() {
     ]);
     let dir = e.tmp.join("link");
     layout(&dir, &[(link.clone(), link)], "link:1");
-    assert!(
-        e.fails(&["image", "import", dir.to_str().unwrap()])
-            .contains("symlink")
-    );
+    assert!(e.fails(&["image", "import", dir.to_str().unwrap()]).contains("symlink"));
     assert!(!victim.join("passwd").exists());
     assert_eq!(e.snapshot(), before);
     // Invalid config.json for the OCI runtime: refused before anything is created.
     let bundle = e.tmp.join("bundle");
     fs::create_dir_all(bundle.join("rootfs")).unwrap();
     fs::write(bundle.join("config.json"), "{\"ociVersion\": 5").unwrap();
-    assert!(
-        e.fails(&[
-            "oci",
-            "create",
-            "--bundle",
-            bundle.to_str().unwrap(),
-            "badcfg"
-        ])
-        .contains("config.json")
-    );
+    assert!(e.fails(&["oci", "create", "--bundle", bundle.to_str().unwrap(), "badcfg"]).contains("config.json"));
     assert!(!e.root.join("oci/badcfg").exists());
 }
 
@@ -705,33 +443,17 @@ fn save_then_import_and_docker_archive_import_give_the_same_image() {
     e2.ok(&["image", "rm", "busybox"]);
     assert!(!e2.ok(&["image", "ls"]).contains("busybox:latest"));
     e2.ok(&["image", "import", out.to_str().unwrap()]);
-    e2.ok(&[
-        "image",
-        "import",
-        cache().join("busybox-docker.tar").to_str().unwrap(),
-    ]);
+    e2.ok(&["image", "import", cache().join("busybox-docker.tar").to_str().unwrap()]);
     let ls = e2.ok(&["image", "ls"]);
     let lines: Vec<&str> = ls.lines().collect();
     assert!(lines[0].starts_with("NAME:TAG"), "{ls}");
-    assert!(
-        lines.iter().any(|l| l.starts_with("busybox:latest ")),
-        "{ls}"
-    );
-    assert!(
-        lines.iter().any(|l| l.starts_with("busybox:docker ")),
-        "{ls}"
-    );
-    assert_eq!(
-        e2.ok(&["container", "run", "--rm", "busybox:docker", "echo", "ok"]),
-        "ok\n"
-    );
+    assert!(lines.iter().any(|l| l.starts_with("busybox:latest ")), "{ls}");
+    assert!(lines.iter().any(|l| l.starts_with("busybox:docker ")), "{ls}");
+    assert_eq!(e2.ok(&["container", "run", "--rm", "busybox:docker", "echo", "ok"]), "ok\n");
     // rm removes the name and, once nothing uses them, the blobs.
     e2.ok(&["image", "rm", "busybox:latest"]);
     e2.ok(&["image", "rm", "busybox:docker"]);
-    assert_eq!(
-        fs::read_dir(e2.root.join("blobs/sha256")).unwrap().count(),
-        0
-    );
+    assert_eq!(fs::read_dir(e2.root.join("blobs/sha256")).unwrap().count(), 0);
 }
 
 struct Registry(Child);
@@ -771,43 +493,31 @@ fn pull_and_push_round_trip_through_a_local_registry() {
     let e2 = Env::new();
     e2.ok(&["image", "rm", "busybox"]);
     e2.ok(&["image", "pull", &r]);
-    assert!(
-        e2.ok(&["image", "ls"])
-            .lines()
-            .any(|l| l.starts_with(&format!("{r} ")))
-    );
-    assert_eq!(
-        e2.ok(&["container", "run", "--rm", &r, "echo", "pulled"]),
-        "pulled\n"
-    );
+    assert!(e2.ok(&["image", "ls"]).lines().any(|l| l.starts_with(&format!("{r} "))));
+    assert_eq!(e2.ok(&["container", "run", "--rm", &r, "echo", "pulled"]), "pulled\n");
     // skopeo, a third-party client, reads what ondol pushed.
-    let o = Command::new("skopeo")
-        .args(["inspect", "--tls-verify=false", &format!("docker://{r}")])
-        .output()
-        .unwrap();
+    let o = Command::new("skopeo").args(["inspect", "--tls-verify=false", &format!("docker://{r}")]).output().unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    assert!(
-        e2.fails(&["image", "pull", &format!("127.0.0.1:{port}/test/none:v1")])
-            .contains("404")
-    );
+    assert!(e2.fails(&["image", "pull", &format!("127.0.0.1:{port}/test/none:v1")]).contains("404"));
 }
 
 #[test]
 fn oci_create_start_state_kill_delete_on_a_bundle() {
     let e = Env::new();
     let bundle = e.tmp.join("b");
-    Command::new("cp")
-        .arg("-a")
-        .arg(cache().join("bundle"))
-        .arg(&bundle)
-        .status()
-        .unwrap();
+    Command::new("cp").arg("-a").arg(cache().join("bundle")).arg(&bundle).status().unwrap();
     let mut cfg: serde_json::Value = serde_json::from_slice(&fs::read(bundle.join("config.json")).unwrap()).unwrap();
     cfg["process"]["terminal"] = serde_json::json!(false);
     cfg["process"]["args"] = serde_json::json!(["sleep", "60"]);
     fs::write(bundle.join("config.json"), cfg.to_string()).unwrap();
     // create passes its stdio to the container: give it none, or the test waits for sleep.
-    let o = e.cmd(&["oci", "create", "--bundle", bundle.to_str().unwrap(), "o1"]).stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null()).status().unwrap();
+    let o = e
+        .cmd(&["oci", "create", "--bundle", bundle.to_str().unwrap(), "o1"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .unwrap();
     assert!(o.success());
     assert!(e.ok(&["oci", "state", "o1"]).contains("\"created\""));
     e.ok(&["oci", "start", "o1"]);
@@ -829,36 +539,14 @@ fn image_build_runs_steps_in_containers_and_keeps_run_output() {
     fs::create_dir(&ctx).unwrap();
     fs::write(ctx.join("greeting.txt"), "hello from context\n").unwrap();
     fs::write(ctx.join("Dockerfile"), "# two steps that change files\nFROM busybox\nCOPY greeting.txt /app/\nWORKDIR /app\nENV WHO=builder\nRUN echo \"built by $WHO\" > built.txt && rm /bin/vi\nUSER user\nCMD [\"cat\", \"greeting.txt\", \"built.txt\"]\n").unwrap();
-    e.ok(&[
-        "image",
-        "build",
-        "-t",
-        "made:1",
-        "-f",
-        ctx.join("Dockerfile").to_str().unwrap(),
-        ctx.to_str().unwrap(),
-    ]);
-    assert_eq!(
-        e.ok(&["container", "run", "--rm", "made:1"]),
-        "hello from context\nbuilt by builder\n"
-    );
-    assert_eq!(
-        e.ok(&["container", "run", "--rm", "made:1", "id", "-u"]),
-        "1000\n"
-    );
-    assert_ne!(
-        e.run(&["container", "run", "--rm", "made:1", "ls", "/bin/vi"])
-            .status
-            .code(),
-        Some(0)
-    );
+    e.ok(&["image", "build", "-t", "made:1", "-f", ctx.join("Dockerfile").to_str().unwrap(), ctx.to_str().unwrap()]);
+    assert_eq!(e.ok(&["container", "run", "--rm", "made:1"]), "hello from context\nbuilt by builder\n");
+    assert_eq!(e.ok(&["container", "run", "--rm", "made:1", "id", "-u"]), "1000\n");
+    assert_ne!(e.run(&["container", "run", "--rm", "made:1", "ls", "/bin/vi"]).status.code(), Some(0));
     // Each filesystem step is a layer on top of the base image's.
     let saved = e.tmp.join("made.tar");
     e.ok(&["image", "save", "made:1", saved.to_str().unwrap()]);
     fs::write(ctx.join("Dockerfile"), "FROM busybox\nRUN exit 3\n").unwrap();
-    assert!(
-        e.fails(&["image", "build", "-t", "broken:1", ctx.to_str().unwrap()])
-            .contains("3")
-    );
+    assert!(e.fails(&["image", "build", "-t", "broken:1", ctx.to_str().unwrap()]).contains("3"));
     assert!(!e.ok(&["image", "ls"]).contains("broken"));
 }
