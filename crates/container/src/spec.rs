@@ -107,6 +107,9 @@ pub struct SpecInput {
     pub additional_gids: Vec<u32>,
     pub hostname: String,
     pub host_network: bool,
+    /// Without host networking: join this network namespace (a path such as
+    /// /proc/PID/ns/net) instead of creating an empty one whose loopback is down.
+    pub net_ns: Option<String>,
     pub read_only: bool,
     pub volumes: Vec<Volume>,
     pub limits: Limits,
@@ -161,7 +164,10 @@ pub fn generate(i: &SpecInput) -> Result<Spec, serde_json::Error> {
     });
     let mut ns = vec![json!({"type": "pid"}), json!({"type": "ipc"}), json!({"type": "uts"}), json!({"type": "mount"})];
     if !i.host_network {
-        ns.push(json!({"type": "network"}));
+        ns.push(match &i.net_ns {
+            Some(path) => json!({"type": "network", "path": path}),
+            None => json!({"type": "network"}),
+        });
     }
     v["linux"]["namespaces"] = json!(ns);
     v["linux"]["cgroupsPath"] = json!(i.cgroups_path);
@@ -237,7 +243,7 @@ mod tests {
 
     #[test]
     fn volume_syntax_is_checked() {
-        assert_eq!(Volume::parse("/a:/b").unwrap().read_only, false);
+        assert!(!Volume::parse("/a:/b").unwrap().read_only);
         assert!(Volume::parse("/a:/b:ro").unwrap().read_only);
         for bad in ["a:/b", "/a:b", "/a", "/a:/b:xx", "/a:/b:ro:x"] {
             assert!(Volume::parse(bad).is_none(), "{bad}");

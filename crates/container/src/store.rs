@@ -275,6 +275,25 @@ pub fn write_atomic(dest: &Path, data: &[u8]) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// Replaces `dest` atomically against a killed process (a sibling temp file, then rename), but
+/// without fsync: for files whose loss in a power cut costs nothing, because what they describe
+/// (processes, cgroups, mounts) does not survive one either (container records, config.json).
+pub fn replace_file(dest: &Path, data: &[u8]) -> Result<(), StoreError> {
+    let dir = dest.parent().unwrap_or(Path::new("."));
+    let n = TMP_SEQ.fetch_add(1, Ordering::Relaxed);
+    let tmp = dir.join(format!(
+        ".{}.{}.{n}.tmp",
+        dest.file_name().map(|s| s.to_string_lossy()).unwrap_or_default(),
+        std::process::id()
+    ));
+    let r = fs::write(&tmp, data).and_then(|()| fs::rename(&tmp, dest));
+    if let Err(e) = r {
+        let _ = fs::remove_file(&tmp);
+        return Err(io_err("cannot write", dest)(e));
+    }
+    Ok(())
+}
+
 /// fsync a directory so a rename in it survives a power cut (best effort).
 pub fn sync_dir(dir: &Path) {
     if let Ok(f) = File::open(dir) {
