@@ -41,7 +41,7 @@ fn bad_json(what: impl Into<String>) -> impl FnOnce(oci_spec::OciSpecError) -> I
 
 /// Converts an oci-spec digest into ours (sha256 only).
 pub fn dig(d: &oci_spec::image::Digest) -> Result<Digest, ImageError> {
-    Digest::parse(&d.to_string()).map_err(|e| ImageError::Unsupported(e.to_string()))
+    Digest::parse(d.as_ref()).map_err(|e| ImageError::Unsupported(e.to_string()))
 }
 
 /// Converts our digest into an oci-spec one.

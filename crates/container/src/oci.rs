@@ -130,7 +130,9 @@ impl Oci {
             status: status.into(),
             pid: c.pid().map(|p| p.as_raw()).filter(|_| status != "stopped"),
             bundle: c.bundle().clone(),
-            annotations: c.spec().ok().and_then(|_| None),
+            annotations: oci_spec::runtime::Spec::load(c.bundle().join("config.json"))
+                .ok()
+                .and_then(|s| s.annotations().clone()),
         })
     }
 
