@@ -407,25 +407,31 @@ fn valid_name(n: &str) -> bool {
         && n.as_bytes()[0].is_ascii_alphanumeric()
 }
 
-/// Mounts overlayfs (or copies layers) at `dir`/bundle/rootfs. Call inside a private mount
-/// namespace. Returns "overlay" or "copy".
+/// Mounts overlayfs (or copies layers) at `dir`/rootfs (the container directory is the OCI
+/// bundle). Call inside a private mount namespace. Returns "overlay" or "copy".
 fn mount_rootfs(store: &Store, dir: &Path, lower: &[PathBuf], blobs: &[Digest]) -> Result<String, RuntimeError> {
-    let rootfs = dir.join("bundle/rootfs");
+    let rootfs = dir.join("rootfs");
     let upper = dir.join("upper");
     let work = dir.join("work");
     for d in [&rootfs, &upper, &work] {
-        fs::create_dir_all(d).map_err(|e| RuntimeError::Rootfs(format!("{}: {e}", d.display())))?;
+        fs::create_dir(d).map_err(|e| RuntimeError::Rootfs(format!("{}: {e}", d.display())))?;
     }
-    let empty = dir.join("empty");
-    let mut lowers: Vec<String> = lower.iter().rev().map(|p| p.display().to_string()).collect();
-    if lowers.is_empty() {
-        fs::create_dir_all(&empty).map_err(|e| RuntimeError::Rootfs(format!("{}: {e}", empty.display())))?;
-        lowers.push(empty.display().to_string());
-    }
+    // On top of the image: the directories the runtime mounts on (as Docker's init layer), so
+    // no run has to make them in its upper directory.
+    let mountpoints = store.mountpoints_dir()?;
+    let lowers: Vec<String> =
+        std::iter::once(&mountpoints).chain(lower.iter().rev()).map(|p| p.display().to_string()).collect();
     let opts = format!("lowerdir={},upperdir={},workdir={}", lowers.join(":"), upper.display(), work.display());
     let want_copy = std::env::var("ONDOL_ROOTFS").is_ok_and(|v| v == "copy");
     if !want_copy && opts.len() < 4000 {
-        match nix::mount::mount(Some("overlay"), &rootfs, Some("overlay"), MsFlags::empty(), Some(opts.as_str())) {
+        // `volatile` (Linux 5.10+): overlayfs skips syncing the upper file system, at unmount
+        // (a whole-file-system sync of the state directory's disk, which waited for other
+        // programs' writes: tens of ms a run) and on the container's own fsync calls. An upper
+        // directory is never mounted again (containers are not restarted; builds read it
+        // through the page cache and store the layer with fsync), so what a crash could lose
+        // there is lost anyway. Volumes are their own mounts and keep their fsync.
+        let mount = |o: &str| nix::mount::mount(Some("overlay"), &rootfs, Some("overlay"), MsFlags::empty(), Some(o));
+        match mount(&format!("{opts},volatile")).or_else(|_| mount(&opts)) {
             Ok(()) => return Ok("overlay".into()),
             Err(e) => {
                 if std::env::var_os("ONDOL_DEBUG").is_some() {
@@ -718,7 +724,9 @@ impl Runtime {
         let new = self.store.containers_dir().join(format!(".new.{me}.{id}"));
         fs::create_dir(&new).map_err(io_err("cannot create the container directory", &new))?;
         let data = serde_json::to_vec_pretty(&rec).map_err(|e| RuntimeError::Runtime(e.to_string()))?;
-        let placed = replace_file(&new.join("record.json"), &data)
+        let record = new.join("record.json");
+        let placed = fs::write(&record, &data)
+            .map_err(io_err("cannot write", &record))
             .and_then(|()| fs::rename(&new, &dir).map_err(io_err("cannot create the container directory", &dir)));
         if let Err(e) = placed {
             let _ = layer::remove_tree(&new);
@@ -793,12 +801,12 @@ impl Runtime {
         let dir = self.dir(&rec.id);
         let lower: Vec<PathBuf> = rec.layers.iter().map(|d| self.store.layer_dir(d)).collect();
         rec.rootfs = mount_rootfs(&self.store, &dir, &lower, &rec.layer_blobs)?;
-        let input = self.spec_input(rec, img, opts, &dir.join("bundle/rootfs"))?;
-        ensure_dir_in_root(&dir.join("bundle/rootfs"), &input.cwd)?;
+        let input = self.spec_input(rec, img, opts, &dir.join("rootfs"))?;
+        ensure_dir_in_root(&dir.join("rootfs"), &input.cwd)?;
         let spec = spec::generate(&input)
             .map_err(|e| RuntimeError::Runtime(format!("generated config.json is invalid: {e}")))?;
         let cfg = serde_json::to_vec_pretty(&spec).map_err(|e| RuntimeError::Runtime(e.to_string()))?;
-        let cfg_path = dir.join("bundle/config.json");
+        let cfg_path = dir.join("config.json");
         fs::write(&cfg_path, &cfg).map_err(io_err("cannot write the container config", &cfg_path))?;
         let mut b = ContainerBuilder::new(rec.id.clone(), SyscallType::Linux)
             .with_root_path(self.store.runtime_dir())
@@ -814,12 +822,7 @@ impl Runtime {
             let null = File::open("/dev/null").map_err(io_err("cannot open /dev/null", Path::new("/dev/null")))?;
             b = b.with_stdin(OwnedFd::from(null)).with_stdout(OwnedFd::from(log)).with_stderr(OwnedFd::from(log2));
         }
-        let mut c = b
-            .as_init(dir.join("bundle"))
-            .with_systemd(false)
-            .with_detach(matches!(stdio, Stdio::Log))
-            .build()
-            .map_err(lc)?;
+        let mut c = b.as_init(&dir).with_systemd(false).with_detach(matches!(stdio, Stdio::Log)).build().map_err(lc)?;
         let pid =
             c.pid().map(|p| p.as_raw()).ok_or_else(|| RuntimeError::Runtime("the container has no process".into()))?;
         rec.pid = Some(pid);
@@ -854,7 +857,7 @@ impl Runtime {
             let _ = h.destroy(&rec.cgroups_path, Duration::from_secs(5));
         }
         let _ = layer::remove_tree(&self.store.runtime_dir().join(&rec.id));
-        let rootfs = self.dir(&rec.id).join("bundle/rootfs");
+        let rootfs = self.dir(&rec.id).join("rootfs");
         let _ = nix::mount::umount2(&rootfs, MntFlags::MNT_DETACH);
     }
 

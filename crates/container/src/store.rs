@@ -250,6 +250,19 @@ impl Store {
     pub fn runtime_dir(&self) -> PathBuf {
         self.root.join("runtime")
     }
+
+    /// A layer holding only the directories a container runtime mounts on (proc, dev, sys),
+    /// made on first use and shared by every container.
+    pub fn mountpoints_dir(&self) -> Result<PathBuf, StoreError> {
+        let d = self.root.join("mountpoints");
+        for sub in ["proc", "dev", "sys"] {
+            let p = d.join(sub);
+            if !p.is_dir() {
+                fs::create_dir_all(&p).map_err(io_err("cannot create the mount point layer", &p))?;
+            }
+        }
+        Ok(d)
+    }
 }
 
 /// Writes `dest` atomically (a sibling temp file, fsync, rename, directory fsync).
