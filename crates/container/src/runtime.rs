@@ -612,8 +612,8 @@ impl Runtime {
         let mut out = Vec::new();
         for e in fs::read_dir(&d).map_err(io_err("cannot list containers", &d))?.flatten() {
             let id = e.file_name().to_string_lossy().into_owned();
-            if id.starts_with('.') {
-                continue; // being created (see prepare_locked)
+            if id.starts_with('.') || !e.file_type().is_ok_and(|t| t.is_dir()) {
+                continue; // being created (see prepare_locked), or not a container
             }
             let rec = fs::read(e.path().join("record.json"))
                 .ok()
@@ -1180,6 +1180,7 @@ mod tests {
         fs::create_dir_all(d.join("0123456789ab/upper")).unwrap();
         fs::write(d.join("0123456789ab/record.json"), "").unwrap();
         fs::create_dir(d.join(".new.1.fedcba987654")).unwrap();
+        fs::write(d.join("not-a-container"), "").unwrap();
         let all = rt.records().unwrap();
         assert_eq!(all.len(), 1, "{all:?}");
         assert_eq!(all[0].id, "0123456789ab");
