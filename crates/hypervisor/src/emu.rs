@@ -21,6 +21,7 @@ impl crate::Vm for EmuVm {
 pub struct EmuVcpu {
     cpu: Cpu,
     kicker: Kicker,
+    watch_generation: u64,
 }
 
 /// # Safety
@@ -37,12 +38,15 @@ pub(crate) unsafe fn create(
     if let Some(sink) = &opts.icount_sink {
         cpu.publish_icount(sink.clone());
     }
-    Ok((Arc::new(EmuVm), Box::new(EmuVcpu { cpu, kicker: Kicker::new(None) })))
+    Ok((Arc::new(EmuVm), Box::new(EmuVcpu { cpu, kicker: Kicker::new(None), watch_generation: 0 })))
 }
 
 /// The emu CPU's view of the machine: every access forwarded to [`VmOps`].
 struct OpsBus<'a> {
     ops: &'a mut dyn VmOps,
+    /// The exec-watch generation the CPU has: a change ends the slice so the new list is
+    /// installed before the next instruction.
+    watch_generation: u64,
 }
 
 impl x86::Bus for OpsBus<'_> {
@@ -72,7 +76,10 @@ impl x86::Bus for OpsBus<'_> {
         self.ops.a20_enabled()
     }
     fn stop_requested(&mut self) -> bool {
-        self.ops.stop_requested()
+        self.ops.stop_requested() || self.ops.exec_watch_generation() != self.watch_generation
+    }
+    fn exec_watch_hit(&mut self, lin: u64) {
+        self.ops.exec_watch_hit(lin);
     }
 }
 
@@ -106,7 +113,12 @@ impl crate::Vcpu for EmuVcpu {
             let slice = ops.slice_instructions().max(1);
             let a20 = ops.a20_enabled();
             self.cpu.set_a20(a20);
-            let exit = self.cpu.run(&mut OpsBus { ops }, slice);
+            let g = ops.exec_watch_generation();
+            if g != self.watch_generation {
+                self.watch_generation = g;
+                self.cpu.set_exec_watch(&ops.exec_watch_list());
+            }
+            let exit = self.cpu.run(&mut OpsBus { ops, watch_generation: self.watch_generation }, slice);
             match exit {
                 Exit::Budget => {}
                 Exit::Stopped => {
@@ -140,7 +152,7 @@ impl crate::Vcpu for EmuVcpu {
     }
 
     fn recent_instructions(&mut self, ops: &mut dyn VmOps) -> Vec<String> {
-        let mut bus = OpsBus { ops };
+        let mut bus = OpsBus { ops, watch_generation: self.watch_generation };
         let recent = self.cpu.recent();
         recent.into_iter().map(|lin| format!("{lin:08x}  {}", self.cpu.disassemble_at(&mut bus, lin))).collect()
     }

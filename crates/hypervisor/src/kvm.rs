@@ -48,6 +48,7 @@ unsafe impl Sync for KickTarget {}
 
 pub struct KvmVcpu {
     fd: VcpuFd,
+    watch_generation: u64,
     run: *mut kvm_run,
     kicker: Kicker,
     target: Arc<KickTarget>,
@@ -136,7 +137,7 @@ pub(crate) unsafe fn create(
         }
     })));
     let vm = Arc::new(KvmVm { vm });
-    Ok((vm.clone(), Box::new(KvmVcpu { fd, run, kicker, target, _vm: vm })))
+    Ok((vm.clone(), Box::new(KvmVcpu { fd, watch_generation: 0, run, kicker, target, _vm: vm })))
 }
 
 fn to_kvm_segment(s: &Segment, unusable_if_null: bool) -> kvm_segment {
@@ -265,8 +266,32 @@ impl crate::Vcpu for KvmVcpu {
 }
 
 impl KvmVcpu {
+    /// Program the debug registers to stop at the watched addresses (KVM_SET_GUEST_DEBUG with
+    /// hardware breakpoints; at most four).
+    fn apply_watch(&mut self, addrs: &[u64]) -> Result<()> {
+        use kvm_bindings::{KVM_GUESTDBG_ENABLE, KVM_GUESTDBG_USE_HW_BP, kvm_guest_debug};
+        let mut dbg = kvm_guest_debug::default();
+        if !addrs.is_empty() {
+            dbg.control = KVM_GUESTDBG_ENABLE | KVM_GUESTDBG_USE_HW_BP;
+            let mut dr7 = 0u64;
+            for (i, &a) in addrs.iter().take(4).enumerate() {
+                dbg.arch.debugreg[i] = a;
+                // Global enable, execute breakpoint (R/W = 00, LEN = 00).
+                dr7 |= 2 << (i * 2);
+            }
+            dbg.arch.debugreg[7] = dr7;
+        }
+        self.fd.set_guest_debug(&dbg).map_err(kvm_err("KVM_SET_GUEST_DEBUG"))
+    }
+
     fn run_loop(&mut self, ops: &mut dyn VmOps) -> Result<VcpuExit> {
         loop {
+            let g = ops.exec_watch_generation();
+            if g != self.watch_generation {
+                self.watch_generation = g;
+                let list = ops.exec_watch_list();
+                self.apply_watch(&list)?;
+            }
             if self.kicker.take() {
                 // SAFETY: see KickTarget; only this thread and kickers touch the byte.
                 unsafe { std::ptr::write_volatile(self.target.immediate_exit, 0) };
@@ -328,6 +353,13 @@ impl KvmVcpu {
                         Err(_) => "an unknown address".into(),
                     };
                     return Err(HypervisorError::KvmInternal { suberror, rip });
+                }
+                Ok(KvmExit::Debug(arch)) => {
+                    ops.exec_watch_hit(arch.pc);
+                    // Resume past the breakpoint: RF suppresses it for one instruction.
+                    let mut regs = self.fd.get_regs().map_err(kvm_err("KVM_GET_REGS"))?;
+                    regs.rflags |= 1 << 16;
+                    self.fd.set_regs(&regs).map_err(kvm_err("KVM_SET_REGS"))?;
                 }
                 Ok(KvmExit::Intr) => {
                     self.kicker.kick_pending_only();

@@ -70,6 +70,16 @@ pub trait VmOps {
     fn acknowledge_interrupt(&mut self) -> Option<u8>;
     /// The A20 gate (emu; KVM cannot mask A20 and always runs with it open).
     fn a20_enabled(&mut self) -> bool;
+    /// Addresses whose execution the machine wants reported (boot trace): a generation number
+    /// that changes whenever the list does, so backends only fetch the list on change.
+    fn exec_watch_generation(&mut self) -> u64 {
+        0
+    }
+    fn exec_watch_list(&mut self) -> Vec<u64> {
+        Vec::new()
+    }
+    /// Execution reached a watched linear address.
+    fn exec_watch_hit(&mut self, _addr: u64) {}
     /// How many instructions the emu CPU may run before the next `poll` (a timer deadline).
     fn slice_instructions(&mut self) -> u64 {
         50_000

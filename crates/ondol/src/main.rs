@@ -2,6 +2,7 @@
 
 mod backend;
 mod containers;
+mod disk;
 mod run;
 
 use clap::{Parser, Subcommand};
@@ -19,9 +20,18 @@ struct Cli {
 enum Cmd {
     /// Boot a virtual machine; the guest's COM1 is this terminal.
     Run(run::RunArgs),
+    /// Disk images: create one that boots through ondol's MBR and boot loader, or inspect one.
+    Disk {
+        #[command(subcommand)]
+        cmd: disk::DiskCmd,
+    },
     /// Run the KVM probe guest and report (used by `--backend auto` in a child process).
     #[command(hide = true)]
     KvmProbe,
+    /// Write one of the built-in guest programs (guest/) to a file: `probe`, `tests/NAME` or
+    /// `bench/NAME` (used by scripts/bench to run the same bytes on QEMU and Bochs).
+    #[command(hide = true)]
+    GuestImage { name: String, out: std::path::PathBuf },
     /// Containers from OCI images (the seed's Docker).
     Container {
         #[command(subcommand)]
@@ -37,6 +47,22 @@ enum Cmd {
         #[command(subcommand)]
         cmd: containers::OciCmd,
     },
+}
+
+fn guest_image(name: &str, out: &std::path::Path) -> anyhow::Result<i32> {
+    let (dir, stem) = name.split_once('/').unwrap_or(("", name));
+    let table: &[(&str, &[u8])] = match dir {
+        "" => vmm::guest::ALL,
+        "tests" => vmm::guest::tests::ALL,
+        "bench" => vmm::guest::bench::ALL,
+        _ => anyhow::bail!("no guest directory '{dir}': use probe, tests/NAME or bench/NAME"),
+    };
+    let Some((_, bytes)) = table.iter().find(|(n, _)| *n == stem) else {
+        let names: Vec<&str> = table.iter().map(|(n, _)| *n).collect();
+        anyhow::bail!("no guest program '{name}'; there are: {}", names.join(", "));
+    };
+    std::fs::write(out, bytes).map_err(|e| anyhow::anyhow!("cannot write {}: {e}", out.display()))?;
+    Ok(0)
 }
 
 /// Turn a command-line error into one line (clap's own rendering spans several).
@@ -71,7 +97,9 @@ fn main() -> ExitCode {
     };
     let r = match cli.cmd {
         Cmd::Run(args) => run::run(args),
+        Cmd::Disk { cmd } => disk::disk(cmd),
         Cmd::KvmProbe => Ok(backend::probe_child()),
+        Cmd::GuestImage { name, out } => guest_image(&name, &out),
         Cmd::Container { cmd } => containers::container(cmd),
         Cmd::Image { cmd } => containers::image(cmd),
         Cmd::Oci { cmd } => containers::oci(cmd),

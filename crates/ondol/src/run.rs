@@ -5,16 +5,49 @@ use crate::backend::{self, BackendArg};
 use anyhow::Context;
 use std::path::PathBuf;
 use std::time::Duration;
-use vmm::machine::{Boot, MachineConfig, Outcome};
+use vmm::disk::Disk;
+use vmm::machine::{Boot, KernelBoot, MachineConfig, Outcome};
 
 /// Exit status for a run that hit --timeout (as timeout(1) uses).
 pub const EXIT_TIMEOUT: i32 = 124;
 
+/// What `--trace` can show.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum TraceWhat {
+    /// The boot chain: reset vector, POST, INT 19h, MBR, partition boot sector, kernel.
+    Boot,
+}
+
 #[derive(Debug, clap::Args)]
 pub struct RunArgs {
-    /// A flat real-mode program, loaded at 0000:7C00 and started there without firmware.
+    /// A disk image (raw). The first is the boot disk 80h, the next 81h. With no --disk,
+    /// --kernel or --raw, ondol boots its built-in demo disk.
+    #[arg(long, value_name = "IMG")]
+    pub disk: Vec<PathBuf>,
+    /// Guest writes to the disks are kept in memory and dropped at the end (the files are
+    /// never changed).
+    #[arg(long)]
+    pub snapshot: bool,
+    /// A Linux kernel (bzImage) to boot directly by the Linux boot protocol, after the BIOS's
+    /// POST and instead of a boot sector.
     #[arg(long, value_name = "FILE")]
+    pub kernel: Option<PathBuf>,
+    /// An initial ramdisk for --kernel.
+    #[arg(long, value_name = "FILE", requires = "kernel")]
+    pub initrd: Option<PathBuf>,
+    /// The kernel command line for --kernel.
+    #[arg(long, value_name = "TEXT", requires = "kernel", default_value = "console=ttyS0")]
+    pub cmdline: String,
+    /// A firmware ROM to run instead of ondol's BIOS (a multiple of 64 KiB, at most 16 MiB),
+    /// mapped to end at 1 MiB and at 4 GiB; the CPU starts at its reset vector.
+    #[arg(long, value_name = "ROM")]
+    pub firmware: Option<PathBuf>,
+    /// A flat real-mode program, loaded at 0000:7C00 and started there without firmware.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["disk", "kernel", "firmware"])]
     pub raw: Option<PathBuf>,
+    /// Show what happens as it happens, on stderr: `boot` is the boot chain's timeline.
+    #[arg(long, value_enum, value_name = "WHAT")]
+    pub trace: Option<TraceWhat>,
     /// Which CPU runs the guest.
     #[arg(long, value_enum, default_value = "auto")]
     pub backend: BackendArg,
@@ -100,14 +133,39 @@ impl Drop for RawTerminal {
     }
 }
 
-pub fn run(args: RunArgs) -> anyhow::Result<i32> {
-    let boot = match &args.raw {
-        Some(path) => {
-            let prog = std::fs::read(path).with_context(|| format!("cannot read --raw {}", path.display()))?;
-            Boot::Raw(prog)
-        }
-        None => anyhow::bail!("nothing to boot: give --raw FILE (a flat real-mode program)"),
+fn read(what: &str, path: &std::path::Path) -> anyhow::Result<Vec<u8>> {
+    std::fs::read(path).with_context(|| format!("cannot read {what} {}", path.display()))
+}
+
+/// What the arguments ask to boot.
+fn boot_of(args: &RunArgs) -> anyhow::Result<Boot> {
+    if let Some(path) = &args.raw {
+        return Ok(Boot::Raw(read("--raw", path)?));
+    }
+    let mut disks = Vec::new();
+    for path in &args.disk {
+        let d = Disk::open(path, args.snapshot).map_err(|e| anyhow::anyhow!("--disk: {e}"))?;
+        disks.push(if args.snapshot { d.snapshot() } else { d });
+    }
+    let kernel = match &args.kernel {
+        Some(path) => Some(KernelBoot {
+            name: path.display().to_string(),
+            image: read("--kernel", path)?,
+            initrd: args.initrd.as_deref().map(|p| read("--initrd", p)).transpose()?,
+            cmdline: args.cmdline.clone(),
+        }),
+        None => None,
     };
+    let firmware = args.firmware.as_deref().map(|p| read("--firmware", p)).transpose()?;
+    if disks.is_empty() && kernel.is_none() && firmware.is_none() {
+        // `ondol run` on its own: the built-in demo disk through the whole boot chain.
+        disks.push(vmm::disk::demo_disk());
+    }
+    Ok(Boot::Firmware { disks, kernel, firmware })
+}
+
+pub fn run(args: RunArgs) -> anyhow::Result<i32> {
+    let boot = boot_of(&args)?;
     vmm::machine::validate(args.memory, &boot)?;
     let choice = backend::choose(args.backend, false)?;
     let interactive = !args.no_input;
@@ -128,6 +186,8 @@ pub fn run(args: RunArgs) -> anyhow::Result<i32> {
         console_out: Box::new(std::io::stdout()),
         console_in: if interactive { Some(Box::new(std::io::stdin())) } else { None },
         watchdog: choice.watchdog.then(|| Duration::from_secs(10)),
+        trace: args.trace == Some(TraceWhat::Boot),
+        console_is_tty: tty,
     };
     let report = vmm::machine::run(cfg)?;
     drop(_raw);
@@ -187,6 +247,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<i32> {
             recent(&report.recent);
             anyhow::bail!("the guest shut the CPU down: {reason}");
         }
+        Outcome::BootFailed(msg) => anyhow::bail!("boot failed: {msg}"),
         Outcome::Stalled { seconds } => {
             anyhow::bail!(
                 "the kvm vCPU made no progress for {seconds} s; this host's KVM failed the probe and cannot run this guest: use --backend emu"

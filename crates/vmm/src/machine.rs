@@ -5,9 +5,12 @@ use crate::bus::{BusError, lock};
 use crate::clock::Clock;
 use crate::devices::pc::{Interrupts, PcDevices, PcDevicesConfig};
 use crate::devices::{self, Control, StopReason};
+use crate::disk::Disk;
+use crate::firmware::{Bios, BiosConfig, BootTarget, LinuxEntry};
 use crate::irq::{Irq, IrqLine};
 use crate::layout;
 use crate::memory::{GuestMemory, MemoryError};
+use crate::trace::Trace;
 use hypervisor::{Backend, CpuState, HypervisorError, VcpuExit, VmOps, VmOptions};
 use std::io::{Read, Write};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -18,6 +21,17 @@ use std::time::{Duration, Instant};
 pub enum Boot {
     /// A flat real-mode program loaded at 0000:7C00 and started there, with no firmware.
     Raw(Vec<u8>),
+    /// A PC boot: the CPU starts at the reset vector in the firmware (ondol's BIOS unless
+    /// `firmware` is given), POST runs, and INT 19h boots disk 80h or enters `kernel`.
+    Firmware { disks: Vec<Disk>, kernel: Option<KernelBoot>, firmware: Option<Vec<u8>> },
+}
+
+/// A kernel for direct boot (Linux boot protocol).
+pub struct KernelBoot {
+    pub name: String,
+    pub image: Vec<u8>,
+    pub initrd: Option<Vec<u8>>,
+    pub cmdline: String,
 }
 
 /// Everything a run needs.
@@ -37,6 +51,29 @@ pub struct MachineConfig {
     /// End the run when a kvm guest makes no port or MMIO access for this long (for KVMs that
     /// failed the probe and may hang inside KVM_RUN).
     pub watchdog: Option<Duration>,
+    /// Print the boot timeline on stderr (`--trace boot`).
+    pub trace: bool,
+    /// Whether the console is a terminal (the BIOS then draws with ANSI cursor moves).
+    pub console_is_tty: bool,
+}
+
+impl MachineConfig {
+    /// A run of `boot` on `backend` with `memory` bytes of RAM, no time limit, no console
+    /// input, output dropped, no trace (set the fields to change that).
+    pub fn new(backend: Backend, memory: u64, boot: Boot) -> Self {
+        MachineConfig {
+            backend,
+            memory,
+            boot,
+            timeout: None,
+            deterministic: false,
+            console_out: Box::new(std::io::sink()),
+            console_in: None,
+            watchdog: None,
+            trace: false,
+            console_is_tty: false,
+        }
+    }
 }
 
 /// How a run ended.
@@ -56,6 +93,8 @@ pub enum Outcome {
     Shutdown { reason: String },
     /// The kvm watchdog saw no progress.
     Stalled { seconds: u64 },
+    /// The firmware found nothing to boot, or the boot code gave up (INT 18h).
+    BootFailed(String),
 }
 
 /// A finished run.
@@ -84,15 +123,20 @@ pub enum VmmError {
     EmptyProgram,
     #[error("the program is {0} bytes: loaded at 0x7C00 it must end below 640 KiB (at most {max} bytes)", max = layout::CONVENTIONAL_END - layout::BOOT_SECTOR)]
     ProgramTooLarge(usize),
+    #[error("nothing to boot: give --disk IMG, --kernel FILE or --raw FILE")]
+    NothingToBoot,
+    #[error(transparent)]
+    Linux(#[from] crate::boot::linux::LinuxError),
 }
 
 /// A writer several devices share (COM1 and the debug console both go to the console).
 /// Every write is flushed: the console is interactive.
 #[derive(Clone)]
-struct SharedWriter(Arc<Mutex<Box<dyn Write + Send>>>);
+struct SharedWriter(Arc<Mutex<Box<dyn Write + Send>>>, Arc<Trace>);
 
 impl Write for SharedWriter {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.1.console(buf);
         let mut w = lock(&self.0);
         w.write_all(buf)?;
         w.flush()?;
@@ -138,6 +182,7 @@ struct Machine {
     /// Counts port and MMIO accesses (the kvm watchdog's sign of progress).
     accesses: Arc<AtomicU64>,
     deadline: Option<Instant>,
+    trace: Arc<Trace>,
 }
 
 impl Machine {
@@ -168,6 +213,9 @@ impl VmOps for Machine {
 
     fn pio_write(&mut self, port: u16, data: &[u8]) {
         self.accesses.fetch_add(1, Ordering::Relaxed);
+        if port == layout::PORT_POST && self.trace.enabled() {
+            self.trace.post_code(data.first().copied().unwrap_or(0));
+        }
         self.io.write(port as u64, data);
     }
 
@@ -232,6 +280,18 @@ impl VmOps for Machine {
         self.control.a20_enabled()
     }
 
+    fn exec_watch_generation(&mut self) -> u64 {
+        self.trace.watch_generation()
+    }
+
+    fn exec_watch_list(&mut self) -> Vec<u64> {
+        self.trace.watch().1
+    }
+
+    fn exec_watch_hit(&mut self, addr: u64) {
+        self.trace.exec_hit(addr);
+    }
+
     fn slice_instructions(&mut self) -> u64 {
         match (&self.clock, self.next_timer_ns()) {
             (Clock::Virtual { .. }, Some(t)) => {
@@ -253,35 +313,87 @@ pub fn validate(memory: u64, boot: &Boot) -> Result<(), VmmError> {
             Err(VmmError::ProgramTooLarge(prog.len()))
         }
         Boot::Raw(_) => Ok(()),
+        Boot::Firmware { disks, kernel: None, .. } if disks.is_empty() => Err(VmmError::NothingToBoot),
+        Boot::Firmware { firmware: Some(rom), .. } => {
+            // Checked again when mapped; here so a bad ROM is reported before anything runs.
+            let mut m = GuestMemory::new(crate::layout::MIN_MEMORY)?;
+            m.set_firmware(rom)?;
+            Ok(())
+        }
+        Boot::Firmware { .. } => Ok(()),
     }
 }
 
 /// Run a VM to its end.
 pub fn run(cfg: MachineConfig) -> Result<Report, VmmError> {
     let start = Instant::now();
-    let MachineConfig { backend, memory, boot, timeout, deterministic, console_out, console_in, watchdog } = cfg;
+    let MachineConfig {
+        backend,
+        memory,
+        boot,
+        timeout,
+        deterministic,
+        console_out,
+        console_in,
+        watchdog,
+        trace,
+        console_is_tty,
+    } = cfg;
     validate(memory, &boot)?;
-    let mem = GuestMemory::new(memory)?;
-    let initial = match &boot {
-        Boot::Raw(prog) => {
-            mem.write(layout::BOOT_SECTOR, prog)?;
-            let mut s = CpuState::real_mode(0, layout::BOOT_SECTOR as u16);
-            s.gpr[x86::state::RSP] = layout::BOOT_SECTOR;
-            s.gpr[x86::state::RDX] = 0x80;
-            s
-        }
-    };
-
     let icount = Arc::new(AtomicU64::new(0));
     let clock =
         if deterministic && backend == Backend::Emu { Clock::virtual_clock(icount.clone()) } else { Clock::host() };
+    let trace = Arc::new(Trace::new(trace, clock.clone()));
+    let mut mem = GuestMemory::new(memory)?;
+    let (initial, firmware) = match boot {
+        Boot::Raw(prog) => {
+            mem.write(layout::BOOT_SECTOR, &prog)?;
+            let mut s = CpuState::real_mode(0, layout::BOOT_SECTOR as u16);
+            s.gpr[x86::state::RSP] = layout::BOOT_SECTOR;
+            s.gpr[x86::state::RDX] = 0x80;
+            (s, None)
+        }
+        Boot::Firmware { disks, kernel, firmware } => {
+            let rom_size = match &firmware {
+                Some(rom) => {
+                    mem.set_firmware(rom)?;
+                    trace.reset("the firmware image given with --firmware");
+                    rom.len() as u64
+                }
+                None => {
+                    mem.set_firmware(crate::firmware::rom())?;
+                    trace.reset("ondol's BIOS");
+                    crate::firmware::rom().len() as u64
+                }
+            };
+            let target = match kernel {
+                Some(k) => {
+                    let l = crate::boot::linux::load(&mem, &k.name, &k.image, k.initrd.as_deref(), &k.cmdline)?;
+                    trace.kernel_direct(format!(
+                        "kernel placed by ondol (Linux boot protocol {}.{:02}): setup {} bytes at {:04X}:0000, kernel {} bytes at {:#x}{}, command line \"{}\"",
+                        l.protocol.0,
+                        l.protocol.1,
+                        l.setup_bytes,
+                        l.setup_segment,
+                        l.kernel_bytes,
+                        l.kernel_start,
+                        l.initrd.map(|(a, n)| format!(", initrd {n} bytes at {a:#x}")).unwrap_or_default(),
+                        l.cmdline
+                    ));
+                    BootTarget::Linux(LinuxEntry { segment: l.setup_segment })
+                }
+                None => BootTarget::Disk,
+            };
+            (CpuState::reset(), Some((disks, target, rom_size)))
+        }
+    };
     let opts = VmOptions { icount_sink: Some(icount), kvm_device: None };
     // SAFETY: `mem` lives until the end of this function, after the VM and vCPU are dropped.
     let (vm, mut vcpu) = unsafe { hypervisor::create(backend, &mem.slots(), &opts)? };
     vcpu.set_state(&initial)?;
 
     let control = Arc::new(Control::new(true));
-    let console = SharedWriter(Arc::new(Mutex::new(console_out)));
+    let console = SharedWriter(Arc::new(Mutex::new(console_out)), trace.clone());
     let interrupts = if vm.in_kernel_irqchip() {
         let vm = vm.clone();
         Interrupts::External(Arc::new(move |line| -> Irq { Arc::new(KvmIrq { vm: vm.clone(), line }) }))
@@ -300,6 +412,26 @@ pub fn run(cfg: MachineConfig) -> Result<Report, VmmError> {
     let mut io = crate::bus::Bus::new();
     pc.map_ports(&mut io)?;
     let wakeup = control.wakeup().clone();
+    let failure = Arc::new(Mutex::new(None));
+    if let Some((disks, boot, rom_size)) = firmware {
+        let bios = Bios::new(BiosConfig {
+            mem: mem.ram().clone(),
+            disks,
+            boot,
+            console: Box::new(console.clone()),
+            console_is_tty,
+            serial: pc.serial.clone(),
+            cmos: pc.cmos.clone(),
+            control: control.clone(),
+            clock: clock.clone(),
+            trace: trace.clone(),
+            ram_below_4g: mem.below_4g(),
+            ram_above_4g: mem.above_4g(),
+            rom_size,
+            failure: failure.clone(),
+        });
+        io.insert(layout::PORT_BIOS_CALL as u64, 4, "bios", Arc::new(Mutex::new(bios)))?;
+    }
 
     let stops = Arc::new(Stops::default());
     let accesses = Arc::new(AtomicU64::new(0));
@@ -366,6 +498,7 @@ pub fn run(cfg: MachineConfig) -> Result<Report, VmmError> {
         intr,
         accesses,
         deadline: timeout.map(|t| start + t),
+        trace,
     };
     let result = vcpu.run(&mut machine);
     done.store(true, Ordering::SeqCst);
@@ -377,6 +510,9 @@ pub fn run(cfg: MachineConfig) -> Result<Report, VmmError> {
             Some(StopReason::Exit(code)) => Outcome::Exit(code),
             Some(StopReason::PowerOff) => Outcome::PowerOff,
             Some(StopReason::Reset) => Outcome::Reset,
+            Some(StopReason::BootFailed) => {
+                Outcome::BootFailed(lock(&failure).clone().unwrap_or_else(|| "the boot failed".into()))
+            }
             None if stops.interrupted.load(Ordering::SeqCst) => Outcome::Interrupted,
             None if stops.stalled.load(Ordering::SeqCst) != 0 => {
                 Outcome::Stalled { seconds: stops.stalled.load(Ordering::SeqCst) }

@@ -6,27 +6,14 @@
 //! take real-mode INT, DAA or ENTER with nesting); the others run on emu against QEMU in
 //! `reference.rs`.
 
+mod common;
+
+use common::program;
 use hypervisor::Backend;
-use std::io::Write;
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
-use vmm::machine::{Boot, MachineConfig, Outcome};
+use vmm::machine::{Boot, Outcome};
 
 /// (program, expected exit status).
 const TABLE: &[(&str, u32)] = &[("hello", 0), ("alu", 0), ("strings", 0), ("control", 0)];
-
-#[derive(Clone, Default)]
-struct Capture(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Capture {
-    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(b);
-        Ok(b.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
 
 struct Run {
     outcome: Outcome,
@@ -35,25 +22,9 @@ struct Run {
     rip: u64,
 }
 
-fn program(name: &str) -> &'static [u8] {
-    vmm::guest::tests::ALL.iter().find(|p| p.0 == name).unwrap_or_else(|| panic!("no guest program {name}")).1
-}
-
 fn run(name: &str, backend: Backend) -> Run {
-    let out = Capture::default();
-    let report = vmm::machine::run(MachineConfig {
-        backend,
-        memory: 16 << 20,
-        boot: Boot::Raw(program(name).to_vec()),
-        timeout: Some(Duration::from_secs(20)),
-        deterministic: false,
-        console_out: Box::new(out.clone()),
-        console_in: None,
-        watchdog: Some(Duration::from_secs(5)),
-    })
-    .unwrap_or_else(|e| panic!("{name} on {backend}: {e}"));
+    let (report, serial) = common::run(backend, Boot::Raw(program(name).to_vec()), false, None);
     let s = report.state.expect("final state");
-    let serial = String::from_utf8_lossy(&out.0.lock().unwrap()).into_owned();
     let mut gprs = [0; 8];
     gprs.copy_from_slice(&s.gpr[..8]);
     Run { outcome: report.outcome, serial, gprs, rip: s.rip }

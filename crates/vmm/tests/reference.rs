@@ -3,47 +3,19 @@
 //! KVM cannot run (real-mode INT, exceptions through the IVT, decimal adjust). Needs
 //! qemu-system-i386 (scripts/deps installs it); without it the test fails and says so.
 
+mod common;
+
+use common::program;
 use hypervisor::Backend;
-use std::io::Write;
 use std::process::Command;
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
-use vmm::machine::{Boot, MachineConfig, Outcome};
+use vmm::machine::{Boot, Outcome};
 
 const PROGRAMS: &[&str] = &["interrupts", "bcd", "alu", "strings", "control", "hello"];
 
-#[derive(Clone, Default)]
-struct Capture(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Capture {
-    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(b);
-        Ok(b.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-fn program(name: &str) -> &'static [u8] {
-    vmm::guest::tests::ALL.iter().find(|p| p.0 == name).unwrap_or_else(|| panic!("no guest program {name}")).1
-}
-
 fn on_emu(name: &str) -> String {
-    let out = Capture::default();
-    let report = vmm::machine::run(MachineConfig {
-        backend: Backend::Emu,
-        memory: 16 << 20,
-        boot: Boot::Raw(program(name).to_vec()),
-        timeout: Some(Duration::from_secs(20)),
-        deterministic: true,
-        console_out: Box::new(out.clone()),
-        console_in: None,
-        watchdog: None,
-    })
-    .unwrap_or_else(|e| panic!("{name}: {e}"));
+    let (report, out) = common::run(Backend::Emu, Boot::Raw(program(name).to_vec()), true, None);
     assert_eq!(report.outcome, Outcome::Exit(0), "{name} on emu");
-    String::from_utf8_lossy(&out.0.lock().unwrap()).into_owned()
+    out
 }
 
 fn on_qemu(name: &str) -> String {

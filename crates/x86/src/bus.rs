@@ -25,6 +25,9 @@ pub trait Bus {
     fn a20_enabled(&mut self) -> bool {
         true
     }
+    /// Execution reached `lin`, one of the addresses given to `Cpu::set_exec_watch`, with
+    /// code the CPU had not decoded there before.
+    fn exec_watch_hit(&mut self, _lin: u64) {}
     /// Asked after every I/O and MMIO access: whether the platform wants the CPU to stop
     /// at the end of this instruction (exit port, reset, power-off).
     fn stop_requested(&mut self) -> bool {

@@ -97,6 +97,8 @@ pub struct Cpu {
     /// Where the retired-instruction count is published before every device access, for a
     /// platform whose clock is derived from it.
     icount_sink: Option<Arc<AtomicU64>>,
+    /// Linear addresses whose execution is reported through `Bus::exec_watch_hit`.
+    watch: Vec<u64>,
 }
 
 impl Drop for Cpu {
@@ -139,6 +141,7 @@ impl Cpu {
             decoder_options: DecoderOptions::NONE,
             last_exception: None,
             icount_sink: None,
+            watch: Vec::new(),
         };
         cpu.refresh_mode();
         cpu
@@ -189,6 +192,16 @@ impl Cpu {
         if let Some(s) = &self.icount_sink {
             s.store(self.icount, Ordering::Relaxed);
         }
+    }
+
+    /// Report execution at these linear addresses: the first time after this call, and then
+    /// whenever new code is decoded there (a boot sector or kernel just loaded), not on every
+    /// pass through a loop.
+    pub fn set_exec_watch(&mut self, addrs: &[u64]) {
+        self.watch = addrs.to_vec();
+        // The next execution at a watched address must be decoded (and so seen), even when the
+        // code there starts with the same bytes as what ran there before.
+        self.icache_mut().clear();
     }
 
     /// The last exception the CPU raised (not external or software interrupts), for reports.
@@ -435,6 +448,9 @@ impl Cpu {
             }
             let d = self.decode(&bytes.to_le_bytes()[..15])?;
             self.check_cs_limit(ip, d.len)?;
+            if !self.watch.is_empty() && self.watch.contains(&lin) {
+                bus.exec_watch_hit(lin);
+            }
             // SAFETY: as above.
             let cache = unsafe { self.icache.as_mut() };
             Ok(cache.insert(phys, bits, bytes, d) as *const Decoded)
@@ -476,6 +492,9 @@ impl Cpu {
             Err(_) => self.decode(&buf[..first])?,
         };
         self.check_cs_limit(self.s.rip, d.len)?;
+        if !self.watch.is_empty() && self.watch.contains(&lin) {
+            bus.exec_watch_hit(lin);
+        }
         // SAFETY: see `step`; nothing references the scratch slot outside a step.
         unsafe { *self.scratch.as_ptr() = d };
         Ok(self.scratch.as_ptr())

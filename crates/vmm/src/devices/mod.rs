@@ -86,6 +86,9 @@ pub enum StopReason {
     Reset,
     /// The guest (or the host) powered the machine off.
     PowerOff,
+    /// The firmware could not boot anything (INT 18h, no bootable disk); the BIOS keeps the
+    /// message.
+    BootFailed,
 }
 
 /// Where a vCPU halted in HLT sleeps until something may have changed (an interrupt line

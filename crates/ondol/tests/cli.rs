@@ -1,0 +1,153 @@
+//! `ondol run` end to end: bad input gets one clear line and exit status 1 (never a panic),
+//! guest exit codes and timeouts become ondol's exit status, and emu and kvm print the same.
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+fn ondol() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_ondol"))
+}
+
+fn program(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("ondol-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(format!("{name}.bin"));
+    let bytes = vmm::guest::tests::ALL.iter().find(|p| p.0 == name).unwrap().1;
+    std::fs::write(&path, bytes).unwrap();
+    path
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// Exit status 1 and exactly one line on stderr mentioning `needle`, no panic.
+fn fails_with_one_line(o: Output, needle: &str) {
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(1), "exit status; stderr: {err}");
+    assert!(!err.contains("panicked"), "panic: {err}");
+    let lines: Vec<&str> = err.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert_eq!(lines.len(), 1, "one line expected, got: {err}");
+    assert!(lines[0].starts_with("ondol: "), "{err}");
+    assert!(lines[0].contains(needle), "'{needle}' not in: {err}");
+}
+
+#[test]
+fn a_missing_file_is_one_line() {
+    let o = ondol().args(["run", "--backend", "emu", "--raw", "/nonexistent/prog.bin"]).output().unwrap();
+    fails_with_one_line(o, "cannot read --raw /nonexistent/prog.bin");
+}
+
+#[test]
+fn an_empty_file_is_one_line() {
+    let p = std::env::temp_dir().join(format!("ondol-empty-{}", std::process::id()));
+    std::fs::write(&p, b"").unwrap();
+    let o = ondol().args(["run", "--backend", "emu", "--raw"]).arg(&p).output().unwrap();
+    fails_with_one_line(o, "empty");
+}
+
+#[test]
+fn a_program_too_big_for_conventional_memory_is_one_line() {
+    let p = std::env::temp_dir().join(format!("ondol-big-{}", std::process::id()));
+    std::fs::write(&p, vec![0x90u8; 700 << 10]).unwrap();
+    let o = ondol().args(["run", "--backend", "emu", "--raw"]).arg(&p).output().unwrap();
+    fails_with_one_line(o, "below 640 KiB");
+}
+
+#[test]
+fn memory_sizes_out_of_range_are_one_line() {
+    let p = program("hello");
+    for (size, needle) in [("0", "below the minimum"), ("1T", "above ondol's limit"), ("12Q", "unknown size suffix")] {
+        let o = ondol().args(["run", "--backend", "emu", "--memory", size, "--raw"]).arg(&p).output().unwrap();
+        fails_with_one_line(o, needle);
+    }
+}
+
+#[test]
+fn an_unknown_backend_is_one_line() {
+    let o = ondol().args(["run", "--backend", "vmware", "--raw", "x"]).output().unwrap();
+    fails_with_one_line(o, "invalid value 'vmware'");
+}
+
+#[test]
+fn an_unusable_kvm_device_is_one_line() {
+    let p = program("hello");
+    let o = ondol()
+        .env("ONDOL_KVM_DEVICE", "/nonexistent/kvm")
+        .args(["run", "--backend", "kvm", "--no-input", "--raw"])
+        .arg(&p)
+        .output()
+        .unwrap();
+    fails_with_one_line(o, "cannot open /nonexistent/kvm");
+    // A file that opens but is no KVM: refused too.
+    let o = ondol()
+        .env("ONDOL_KVM_DEVICE", env!("CARGO_BIN_EXE_ondol"))
+        .args(["run", "--backend", "kvm", "--no-input", "--raw"])
+        .arg(&p)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(stderr(&o).contains("use --backend emu"), "{}", stderr(&o));
+}
+
+#[test]
+fn auto_falls_back_to_emu_and_says_why() {
+    let p = program("hello");
+    let o = ondol()
+        .env("ONDOL_KVM_DEVICE", "/nonexistent/kvm")
+        .args(["run", "--no-input", "--timeout", "20", "--raw"])
+        .arg(&p)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(stderr(&o).contains("backend emu: cannot open /nonexistent/kvm"), "{}", stderr(&o));
+    assert_eq!(String::from_utf8_lossy(&o.stdout), "hello from the guest\r\n");
+}
+
+#[test]
+fn the_guest_exit_code_and_a_timeout_become_the_exit_status() {
+    // A program that writes 42 to the exit port.
+    let p = std::env::temp_dir().join(format!("ondol-exit42-{}", std::process::id()));
+    std::fs::write(&p, [0xB0, 42, 0xE6, 0xF4, 0xFA, 0xF4]).unwrap();
+    let o = ondol().args(["run", "--backend", "emu", "--no-input", "--raw"]).arg(&p).output().unwrap();
+    assert_eq!(o.status.code(), Some(42), "{}", stderr(&o));
+    // jmp $: runs until the timeout.
+    let p = std::env::temp_dir().join(format!("ondol-spin-{}", std::process::id()));
+    std::fs::write(&p, [0xEB, 0xFE]).unwrap();
+    let o =
+        ondol().args(["run", "--backend", "emu", "--no-input", "--timeout", "0.5", "--raw"]).arg(&p).output().unwrap();
+    assert_eq!(o.status.code(), Some(124), "{}", stderr(&o));
+    assert!(stderr(&o).contains("timed out"), "{}", stderr(&o));
+}
+
+#[test]
+fn a_triple_fault_is_reported_with_the_last_instructions() {
+    // lidt with a zero limit, then int3: #GP on delivery, #DF, triple fault.
+    let p = std::env::temp_dir().join(format!("ondol-triple-{}", std::process::id()));
+    let prog = [0x0F, 0x01, 0x1E, 0x08, 0x7C, 0xCC, 0xEB, 0xFE, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00];
+    std::fs::write(&p, prog).unwrap();
+    let o =
+        ondol().args(["run", "--backend", "emu", "--no-input", "--timeout", "10", "--raw"]).arg(&p).output().unwrap();
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(err.contains("triple fault"), "{err}");
+    assert!(err.contains("int3"), "the report shows the faulting instruction: {err}");
+    assert!(!err.contains("panicked"), "{err}");
+}
+
+#[test]
+fn emu_and_kvm_print_the_same_for_a_raw_program() {
+    if let Err(e) = std::fs::OpenOptions::new().read(true).write(true).open("/dev/kvm") {
+        panic!("this test needs /dev/kvm (CI has it): {e}");
+    }
+    let p = program("alu");
+    let run = |backend: &str| {
+        let o = ondol().args(["run", "--no-input", "--timeout", "20", "--backend", backend, "--raw"]).arg(&p).output();
+        let o = o.unwrap();
+        assert_eq!(o.status.code(), Some(0), "{backend}: {}", stderr(&o));
+        o.stdout
+    };
+    let emu = run("emu");
+    assert!(!emu.is_empty());
+    assert_eq!(emu, run("kvm"));
+}
