@@ -242,6 +242,16 @@ mod tests {
     }
 
     #[test]
+    fn a_given_network_namespace_is_joined_by_path() {
+        let mut i = input();
+        i.net_ns = Some("/proc/42/ns/net".into());
+        let s = generate(&i).unwrap();
+        let ns = s.linux().as_ref().unwrap().namespaces().as_ref().unwrap();
+        let net = ns.iter().find(|n| format!("{:?}", n.typ()) == "Network").unwrap();
+        assert_eq!(net.path().as_deref(), Some(std::path::Path::new("/proc/42/ns/net")));
+    }
+
+    #[test]
     fn volume_syntax_is_checked() {
         assert!(!Volume::parse("/a:/b").unwrap().read_only);
         assert!(Volume::parse("/a:/b:ro").unwrap().read_only);
