@@ -608,6 +608,7 @@ impl Runtime {
     /// not fsynced: after a power cut one may be empty) is listed as a dead orphan named after
     /// the directory, so `ps -a` shows it and `rm` removes it.
     pub fn records(&self) -> Result<Vec<Record>, RuntimeError> {
+        self.sweep_new_dirs();
         let d = self.store.containers_dir();
         let mut out = Vec::new();
         for e in fs::read_dir(&d).map_err(io_err("cannot list containers", &d))?.flatten() {
@@ -634,7 +635,7 @@ impl Runtime {
     }
 
     /// Removes `.new.PID.ID` directories whose creating process is gone (killed between
-    /// mkdir and rename). Call with the store lock held.
+    /// mkdir and rename); nothing else refers to them, so any process may.
     fn sweep_new_dirs(&self) {
         let Ok(rd) = fs::read_dir(self.store.containers_dir()) else {
             return;
@@ -719,7 +720,6 @@ impl Runtime {
         // The directory appears under its id only with its record inside (made under a dot
         // name, then renamed), so a directory without a readable record is an orphan (see
         // `records`), never one being created.
-        self.sweep_new_dirs();
         let dir = self.dir(&id);
         let new = self.store.containers_dir().join(format!(".new.{me}.{id}"));
         fs::create_dir(&new).map_err(io_err("cannot create the container directory", &new))?;
@@ -1183,6 +1183,11 @@ mod tests {
         fs::write(d.join("not-a-container"), "").unwrap();
         let all = rt.records().unwrap();
         assert_eq!(all.len(), 1, "{all:?}");
+        // pid 1 is alive: its .new directory stays; a dead creator's goes.
+        assert!(d.join(".new.1.fedcba987654").exists());
+        fs::create_dir(d.join(".new.2147483646.00000000000a")).unwrap();
+        rt.records().unwrap();
+        assert!(!d.join(".new.2147483646.00000000000a").exists());
         assert_eq!(all[0].id, "0123456789ab");
         assert_eq!(all[0].observe(), Observed::Dead);
         rt.remove("0123456789ab", false).unwrap();
