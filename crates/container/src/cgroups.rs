@@ -132,12 +132,35 @@ impl Hierarchy {
 
     /// Kills every process left in the cgroup and removes its directories (deepest first).
     /// Only processes inside this container's own cgroup are touched.
+    ///
+    /// A runtime process whose ondol was killed while it was setting the container up may still
+    /// be creating the cgroup's directories (one hierarchy after another) until it notices its
+    /// parent is gone; so once everything is removed, watch a little longer and remove what
+    /// reappears.
     pub fn destroy(&self, cgroup_path: &str, timeout: Duration) -> Result<(), CgroupError> {
+        let deadline = Instant::now() + timeout;
+        let mut quiet_rounds = 0;
+        while quiet_rounds < SETTLE_ROUNDS {
+            let existed = self.dirs(cgroup_path).iter().any(|d| d.is_dir());
+            self.destroy_once(cgroup_path, deadline)?;
+            if existed {
+                quiet_rounds = 0;
+            } else {
+                quiet_rounds += 1;
+            }
+            if Instant::now() > deadline {
+                break;
+            }
+            std::thread::sleep(SETTLE_PAUSE);
+        }
+        Ok(())
+    }
+
+    fn destroy_once(&self, cgroup_path: &str, deadline: Instant) -> Result<(), CgroupError> {
         let rel = cgroup_path.trim_start_matches('/');
         if rel.is_empty() {
             return Ok(()); // never the root cgroup
         }
-        let deadline = Instant::now() + timeout;
         loop {
             let pids = self.pids(cgroup_path);
             if pids.is_empty() {
@@ -158,6 +181,10 @@ impl Hierarchy {
         Ok(())
     }
 }
+
+/// `destroy` stops once the cgroup has stayed absent for this many pauses.
+const SETTLE_ROUNDS: u32 = 3;
+const SETTLE_PAUSE: Duration = Duration::from_millis(30);
 
 /// rmdir a cgroup directory and its children (children first); retries while processes exit.
 fn remove_cgroup_dir(d: &Path, deadline: Instant) -> Result<(), CgroupError> {
