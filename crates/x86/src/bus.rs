@@ -25,6 +25,9 @@ pub trait Bus {
     fn a20_enabled(&mut self) -> bool {
         true
     }
+    /// The x87's FERR# output (an unmasked exception pending with CR0.NE clear): a PC routes it
+    /// to IRQ 13; writing port F0h clears it.
+    fn fpu_error(&mut self, _asserted: bool) {}
     /// Execution reached `lin`, one of the addresses given to `Cpu::set_exec_watch`, with
     /// code the CPU had not decoded there before.
     fn exec_watch_hit(&mut self, _lin: u64) {}

@@ -90,6 +90,7 @@ pub struct Cpu {
     pub(crate) inhibit: bool,
     pub(crate) stop: bool,
     pub(crate) msr: Msrs,
+    pub(crate) fpu: crate::fpu::Fpu,
     pub(crate) tsc_offset: u64,
     recent: [u64; RECENT],
     decoder_options: u32,
@@ -136,6 +137,7 @@ impl Cpu {
             inhibit: false,
             stop: false,
             msr: Msrs::new(),
+            fpu: crate::fpu::Fpu::new(),
             tsc_offset: 0,
             recent: [0; RECENT],
             decoder_options: DecoderOptions::NONE,
@@ -149,6 +151,11 @@ impl Cpu {
 
     pub fn state(&self) -> &CpuState {
         &self.s
+    }
+
+    /// The x87 FPU's state.
+    pub fn fpu(&self) -> &crate::fpu::Fpu {
+        &self.fpu
     }
 
     /// Replace the architectural state (as KVM_SET_REGS/SREGS do). Control registers that

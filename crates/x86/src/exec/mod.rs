@@ -5,7 +5,6 @@ pub(crate) mod alu;
 pub(crate) mod bcd;
 pub(crate) mod control;
 pub(crate) mod data;
-pub(crate) mod fpu;
 pub(crate) mod muldiv;
 pub(crate) mod shift;
 pub(crate) mod stack;
@@ -307,7 +306,7 @@ fn select(i: &Instruction, opsz: u8) -> (Handler, u8) {
         M::Insb | M::Insw | M::Insd => string::ins,
         M::Outsb | M::Outsw | M::Outsd => string::outs,
         M::Ud0 | M::Ud1 | M::Ud2 => invalid,
-        m if fpu::is_x87(m) => fpu::esc,
+        _ if crate::fpu::select(i).is_some() => crate::fpu::select(i).unwrap_or(invalid),
         _ => {
             // Control and debug register moves are MOV in iced; everything else is not
             // implemented by the CPU model ondol presents.
