@@ -25,6 +25,11 @@ pub trait Bus {
     fn a20_enabled(&mut self) -> bool {
         true
     }
+    /// Guest time in nanoseconds, if the platform keeps it (the TSC then runs at 1 GHz of
+    /// guest time, in step with the platform's timers); otherwise the TSC counts instructions.
+    fn guest_time_ns(&mut self) -> Option<u64> {
+        None
+    }
     /// The x87's FERR# output (an unmasked exception pending with CR0.NE clear): a PC routes it
     /// to IRQ 13; writing port F0h clears it.
     fn fpu_error(&mut self, _asserted: bool) {}

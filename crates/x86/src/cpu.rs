@@ -573,7 +573,7 @@ impl Cpu {
     pub(crate) fn deliver(&mut self, bus: &mut dyn Bus, v: u8, error: Option<u32>, ev: Event) -> Result<()> {
         match self.mode {
             Mode::Real => self.deliver_real(bus, v),
-            _ => crate::exec::system::deliver_protected(self, bus, v, error, ev),
+            _ => crate::exec::pm::deliver(self, bus, v, error, ev),
         }
     }
 

@@ -2,9 +2,6 @@
 
 pub const TSC: u32 = 0x10;
 pub const APIC_BASE: u32 = 0x1B;
-pub const SYSENTER_CS: u32 = 0x174;
-pub const SYSENTER_ESP: u32 = 0x175;
-pub const SYSENTER_EIP: u32 = 0x176;
 pub const PAT: u32 = 0x277;
 pub const EFER: u32 = 0xC000_0080;
 
@@ -16,14 +13,11 @@ pub const EFER_NXE: u64 = 1 << 11;
 /// MSR values that are plain storage.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Msrs {
-    pub sysenter_cs: u64,
-    pub sysenter_esp: u64,
-    pub sysenter_eip: u64,
     pub pat: u64,
 }
 
 impl Msrs {
     pub fn new() -> Self {
-        Msrs { pat: 0x0007_0406_0007_0406, ..Default::default() }
+        Msrs { pat: 0x0007_0406_0007_0406 }
     }
 }

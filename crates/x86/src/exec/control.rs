@@ -55,7 +55,7 @@ impl Cpu {
                 self.s.rip = off;
                 Ok(())
             }
-            _ => super::system::far_transfer_protected(self, bus, sel, off, size, call),
+            _ => super::pm::far_transfer(self, bus, sel, off, size, call),
         }
     }
 }
@@ -164,7 +164,7 @@ pub(crate) fn ret_far(cpu: &mut Cpu, bus: &mut dyn Bus, d: &Decoded) -> Result<(
             cpu.s.rip = ip;
             Ok(())
         }
-        _ => super::system::far_return_protected(cpu, bus, size, imm),
+        _ => super::pm::far_return(cpu, bus, size, imm),
     }
 }
 
@@ -230,7 +230,7 @@ pub(crate) fn iret(cpu: &mut Cpu, bus: &mut dyn Bus, d: &Decoded) -> Result<()> 
     let size = d.aux as u64;
     match cpu.mode {
         Mode::Real => {
-            let ip = cpu.stack_peek(bus, 0, size)?;
+            let ip = cpu.stack_peek(bus, 0, size)? & mask(size);
             let cs = cpu.stack_peek(bus, size, size)? as u16;
             let fl = cpu.stack_peek(bus, 2 * size, size)?;
             if ip > cpu.s.seg[CS].limit as u64 {
@@ -251,7 +251,7 @@ pub(crate) fn iret(cpu: &mut Cpu, bus: &mut dyn Bus, d: &Decoded) -> Result<()> 
             }
             Ok(())
         }
-        _ => super::system::iret_protected(cpu, bus, size),
+        _ => super::pm::iret(cpu, bus, size),
     }
 }
 

@@ -6,6 +6,7 @@ pub(crate) mod bcd;
 pub(crate) mod control;
 pub(crate) mod data;
 pub(crate) mod muldiv;
+pub(crate) mod pm;
 pub(crate) mod shift;
 pub(crate) mod stack;
 pub(crate) mod string;

@@ -3,12 +3,12 @@
 
 use super::mask;
 use crate::bus::Bus;
-use crate::cpu::{Cpu, Event, Mode};
+use crate::cpu::{Cpu, Mode};
 use crate::fault::{Fault, Result, vector};
 use crate::icache::Decoded;
 use crate::msr;
 use crate::state::flags;
-use crate::state::{CS, RAX, RCX, RDX, SS, Segment, attr, cr0, cr4};
+use crate::state::{RAX, RCX, RDX, SS, Segment, attr, cr0, cr4};
 use iced_x86::{Mnemonic, OpKind, Register};
 
 // -------------------------------------------------------------------- privilege helpers
@@ -169,146 +169,6 @@ fn load_seg_protected(cpu: &mut Cpu, bus: &mut dyn Bus, seg: usize, sel: u16) ->
     Ok(())
 }
 
-// -------------------------------------------------------------------- protected-mode transfers
-
-/// Far JMP/CALL in protected mode. Direct transfers to code segments are implemented; call
-/// gates, task gates and TSS targets raise #GP until the protected-mode stage lands them.
-pub(crate) fn far_transfer_protected(
-    cpu: &mut Cpu,
-    bus: &mut dyn Bus,
-    sel: u16,
-    off: u64,
-    size: u64,
-    call: bool,
-) -> Result<()> {
-    let err = Fault::with_error(vector::GP, (sel & 0xFFFC) as u32);
-    if sel & 0xFFFC == 0 {
-        return Err(Fault::gp0());
-    }
-    let (raw, lin) = cpu.read_descriptor(bus, sel)?;
-    let s = descriptor_to_segment(sel, raw);
-    let a = s.attr;
-    if a & attr::S == 0 || a & attr::CODE == 0 {
-        return Err(err);
-    }
-    let dpl = s.dpl();
-    let rpl = (sel & 3) as u8;
-    if a & attr::DC != 0 {
-        if dpl > cpu.cpl {
-            return Err(err);
-        }
-    } else if rpl > cpu.cpl || dpl != cpu.cpl {
-        return Err(err);
-    }
-    if a & attr::P == 0 {
-        return Err(Fault::with_error(vector::NP, (sel & 0xFFFC) as u32));
-    }
-    let off = off & mask(size);
-    if cpu.mode != Mode::Long64 && off > s.limit as u64 {
-        return Err(Fault::gp0());
-    }
-    if call {
-        let (cs, ip) = (cpu.s.seg[CS].selector as u64, cpu.s.rip);
-        cpu.push(bus, size, cs)?;
-        cpu.push(bus, size, ip)?;
-    }
-    cpu.mark_accessed(bus, lin, raw)?;
-    let cpl = cpu.cpl as u16;
-    cpu.s.seg[CS] = Segment { selector: (sel & !3) | cpl, attr: a | attr::ACCESSED, ..s };
-    cpu.s.rip = off;
-    cpu.refresh_mode();
-    Ok(())
-}
-
-/// Far RET in protected mode (same privilege level).
-pub(crate) fn far_return_protected(cpu: &mut Cpu, bus: &mut dyn Bus, size: u64, imm: u64) -> Result<()> {
-    let ip = cpu.stack_peek(bus, 0, size)?;
-    let sel = cpu.stack_peek(bus, size, size)? as u16;
-    if (sel & 3) as u8 != cpu.cpl {
-        // Returns to an outer privilege level arrive with the protected-mode stage.
-        return Err(Fault::with_error(vector::GP, (sel & 0xFFFC) as u32));
-    }
-    far_transfer_protected_ret(cpu, bus, sel, ip, size)?;
-    let sp = (cpu.s.gpr[crate::state::RSP] & cpu.sp_mask()).wrapping_add(2 * size + imm);
-    cpu.set_sp(sp);
-    Ok(())
-}
-
-fn far_transfer_protected_ret(cpu: &mut Cpu, bus: &mut dyn Bus, sel: u16, off: u64, size: u64) -> Result<()> {
-    far_transfer_protected(cpu, bus, sel, off, size, false)
-}
-
-/// IRET in protected mode (same privilege level, no task return).
-pub(crate) fn iret_protected(cpu: &mut Cpu, bus: &mut dyn Bus, size: u64) -> Result<()> {
-    if cpu.s.rflags & flags::NT != 0 || cpu.mode == Mode::Virtual8086 {
-        return Err(Fault::gp0());
-    }
-    let ip = cpu.stack_peek(bus, 0, size)?;
-    let sel = cpu.stack_peek(bus, size, size)? as u16;
-    let fl = cpu.stack_peek(bus, 2 * size, size)?;
-    if (sel & 3) as u8 != cpu.cpl || fl & flags::VM != 0 && size == 4 {
-        return Err(Fault::with_error(vector::GP, (sel & 0xFFFC) as u32));
-    }
-    far_transfer_protected(cpu, bus, sel, ip, size, false)?;
-    let sp = (cpu.s.gpr[crate::state::RSP] & cpu.sp_mask()).wrapping_add(3 * size);
-    cpu.set_sp(sp);
-    cpu.write_flags(fl, size);
-    Ok(())
-}
-
-/// Deliver an interrupt or exception through the IDT (same-privilege interrupt and trap
-/// gates; privilege changes, task gates and 64-bit gates raise #GP until the protected-mode
-/// stage lands them).
-pub(crate) fn deliver_protected(cpu: &mut Cpu, bus: &mut dyn Bus, v: u8, error: Option<u32>, ev: Event) -> Result<()> {
-    let ext = matches!(ev, Event::External | Event::Exception) as u32;
-    let idt_err = Fault::with_error(vector::GP, (v as u32) * 8 + 2 + ext);
-    if (v as u64) * 8 + 7 > cpu.s.idtr.limit as u64 || cpu.mode == Mode::Virtual8086 {
-        return Err(idt_err);
-    }
-    let raw = cpu.read_lin(bus, (cpu.s.idtr.base + v as u64 * 8) & cpu.lin_mask, 8, true)?;
-    let ty = ((raw >> 40) & 0xF) as u8;
-    let dpl = ((raw >> 45) & 3) as u8;
-    let present = raw & (1 << 47) != 0;
-    if !matches!(ty, 6 | 7 | 14 | 15) {
-        return Err(idt_err);
-    }
-    if ev == Event::Software && dpl < cpu.cpl {
-        return Err(idt_err);
-    }
-    if !present {
-        return Err(Fault::with_error(vector::NP, (v as u32) * 8 + 2 + ext));
-    }
-    let sel = ((raw >> 16) & 0xFFFF) as u16;
-    let off = (raw & 0xFFFF) | ((raw >> 32) & 0xFFFF_0000);
-    let size = if ty >= 14 { 4 } else { 2 };
-    let (craw, clin) = cpu.read_descriptor(bus, sel)?;
-    let cs = descriptor_to_segment(sel, craw);
-    if cs.attr & attr::S == 0 || cs.attr & attr::CODE == 0 || cs.dpl() > cpu.cpl {
-        return Err(Fault::with_error(vector::GP, (sel & 0xFFFC) as u32 + ext));
-    }
-    if cs.attr & attr::DC == 0 && cs.dpl() < cpu.cpl {
-        return Err(Fault::with_error(vector::GP, (sel & 0xFFFC) as u32 + ext));
-    }
-    let fl = cpu.s.rflags;
-    let (old_cs, ip) = (cpu.s.seg[CS].selector as u64, cpu.s.rip);
-    cpu.push(bus, size, fl & mask(size))?;
-    cpu.push(bus, size, old_cs)?;
-    cpu.push(bus, size, ip)?;
-    if let Some(e) = error {
-        cpu.push(bus, size, e as u64)?;
-    }
-    cpu.mark_accessed(bus, clin, craw)?;
-    let cpl = cpu.cpl as u16;
-    cpu.s.seg[CS] = Segment { selector: (sel & !3) | cpl, attr: cs.attr | attr::ACCESSED, ..cs };
-    cpu.s.rip = off & mask(size);
-    cpu.s.rflags &= !(flags::TF | flags::NT | flags::RF | flags::VM);
-    if ty & 1 == 0 {
-        cpu.s.rflags &= !flags::IF;
-    }
-    cpu.refresh_mode();
-    Ok(())
-}
-
 // -------------------------------------------------------------------- instructions
 
 pub(crate) fn pm_only(cpu: &mut Cpu, bus: &mut dyn Bus, d: &Decoded) -> Result<()> {
@@ -316,6 +176,9 @@ pub(crate) fn pm_only(cpu: &mut Cpu, bus: &mut dyn Bus, d: &Decoded) -> Result<(
         return Err(Fault::ud());
     }
     match d.instr.mnemonic() {
+        Mnemonic::Lar | Mnemonic::Lsl => super::pm::lar_lsl(cpu, bus, d),
+        Mnemonic::Verr | Mnemonic::Verw => super::pm::verr_verw(cpu, bus, d),
+        Mnemonic::Arpl => super::pm::arpl(cpu, bus, d),
         Mnemonic::Sldt | Mnemonic::Str => {
             let sel = if d.instr.mnemonic() == Mnemonic::Sldt { cpu.s.ldtr.selector } else { cpu.s.tr.selector };
             let size = if d.instr.op0_kind() == OpKind::Register { d.osz as u64 } else { 2 };
@@ -438,29 +301,30 @@ pub(crate) fn cpuid(cpu: &mut Cpu, _: &mut dyn Bus, _: &Decoded) -> Result<()> {
 }
 
 impl Cpu {
-    /// The time-stamp counter: one tick per retired instruction.
-    pub(crate) fn tsc(&self) -> u64 {
-        self.icount().wrapping_add(self.tsc_offset)
+    /// The time-stamp counter: guest nanoseconds (a 1 GHz TSC) where the platform keeps guest
+    /// time, else retired instructions.
+    pub(crate) fn tsc(&mut self, bus: &mut dyn Bus) -> u64 {
+        self.sync_time();
+        let t = bus.guest_time_ns().unwrap_or_else(|| self.icount());
+        t.wrapping_add(self.tsc_offset)
     }
 }
 
-pub(crate) fn rdtsc(cpu: &mut Cpu, _: &mut dyn Bus, _: &Decoded) -> Result<()> {
+pub(crate) fn rdtsc(cpu: &mut Cpu, bus: &mut dyn Bus, _: &Decoded) -> Result<()> {
     if cpu.s.cr4 & cr4::TSD != 0 && cpu.cpl != 0 {
         return Err(Fault::gp0());
     }
-    let t = cpu.tsc();
+    let t = cpu.tsc(bus);
     cpu.s.gpr[RAX] = t & 0xFFFF_FFFF;
     cpu.s.gpr[RDX] = t >> 32;
     Ok(())
 }
 
-pub(crate) fn rdmsr(cpu: &mut Cpu, _: &mut dyn Bus, _: &Decoded) -> Result<()> {
+pub(crate) fn rdmsr(cpu: &mut Cpu, bus: &mut dyn Bus, _: &Decoded) -> Result<()> {
     cpu.require_cpl0()?;
     let v = match cpu.s.gpr[RCX] as u32 {
-        msr::TSC => cpu.tsc(),
-        msr::SYSENTER_CS => cpu.msr.sysenter_cs,
-        msr::SYSENTER_ESP => cpu.msr.sysenter_esp,
-        msr::SYSENTER_EIP => cpu.msr.sysenter_eip,
+        msr::TSC => cpu.tsc(bus),
+        msr::EFER => cpu.s.efer,
         msr::PAT => cpu.msr.pat,
         _ => return Err(Fault::gp0()),
     };
@@ -469,15 +333,29 @@ pub(crate) fn rdmsr(cpu: &mut Cpu, _: &mut dyn Bus, _: &Decoded) -> Result<()> {
     Ok(())
 }
 
-pub(crate) fn wrmsr(cpu: &mut Cpu, _: &mut dyn Bus, _: &Decoded) -> Result<()> {
+pub(crate) fn wrmsr(cpu: &mut Cpu, bus: &mut dyn Bus, _: &Decoded) -> Result<()> {
     cpu.require_cpl0()?;
     let v = (cpu.s.gpr[RDX] & 0xFFFF_FFFF) << 32 | (cpu.s.gpr[RAX] & 0xFFFF_FFFF);
     match cpu.s.gpr[RCX] as u32 {
-        msr::TSC => cpu.tsc_offset = v.wrapping_sub(cpu.icount()),
-        msr::SYSENTER_CS => cpu.msr.sysenter_cs = v & 0xFFFF,
-        msr::SYSENTER_ESP => cpu.msr.sysenter_esp = v,
-        msr::SYSENTER_EIP => cpu.msr.sysenter_eip = v,
-        msr::PAT => cpu.msr.pat = v,
+        msr::TSC => {
+            let now = cpu.tsc(bus).wrapping_sub(cpu.tsc_offset);
+            cpu.tsc_offset = v.wrapping_sub(now);
+        }
+        msr::EFER => {
+            // NXE is the only bit this 32-bit CPU implements; the rest are reserved (#GP).
+            if v & !msr::EFER_NXE != 0 {
+                return Err(Fault::gp0());
+            }
+            cpu.s.efer = (cpu.s.efer & msr::EFER_LMA) | v;
+            cpu.update_mmu(bus);
+        }
+        msr::PAT => {
+            // Each entry must be a valid memory type (0, 1, 4, 5, 6, 7).
+            if (0..8).any(|i| matches!((v >> (8 * i)) & 0xFF, 2 | 3 | 8..=0xFF)) {
+                return Err(Fault::gp0());
+            }
+            cpu.msr.pat = v;
+        }
         _ => return Err(Fault::gp0()),
     }
     Ok(())

@@ -11,6 +11,9 @@ use crate::icache::Decoded;
 use crate::state::cr0;
 use iced_x86::{Instruction, Mnemonic, OpKind};
 
+/// CPUID.1:EDX bits the FPU adds (FPU, FXSR) once it is implemented.
+pub const CPUID_BITS: u32 = 0;
+
 /// The FPU's state (saved and restored by FNSAVE/FRSTOR and with the rest of the CPU).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Fpu {}
