@@ -81,6 +81,9 @@ impl x86::Bus for OpsBus<'_> {
     fn exec_watch_hit(&mut self, lin: u64) {
         self.ops.exec_watch_hit(lin);
     }
+    fn guest_time_ns(&mut self) -> Option<u64> {
+        self.ops.guest_time_ns()
+    }
 }
 
 fn size_mask(size: u8) -> u32 {

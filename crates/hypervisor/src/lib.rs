@@ -70,6 +70,10 @@ pub trait VmOps {
     fn acknowledge_interrupt(&mut self) -> Option<u8>;
     /// The A20 gate (emu; KVM cannot mask A20 and always runs with it open).
     fn a20_enabled(&mut self) -> bool;
+    /// Guest time in nanoseconds, for the emu CPU's TSC (None: it counts instructions).
+    fn guest_time_ns(&mut self) -> Option<u64> {
+        None
+    }
     /// Addresses whose execution the machine wants reported (boot trace): a generation number
     /// that changes whenever the list does, so backends only fetch the list on change.
     fn exec_watch_generation(&mut self) -> u64 {
