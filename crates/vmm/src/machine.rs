@@ -280,6 +280,10 @@ impl VmOps for Machine {
         self.control.a20_enabled()
     }
 
+    fn guest_time_ns(&mut self) -> Option<u64> {
+        Some(self.clock.now_ns())
+    }
+
     fn exec_watch_generation(&mut self) -> u64 {
         self.trace.watch_generation()
     }

@@ -30,6 +30,8 @@ pub const UART_SCR: u8 = 7;
 pub const UART_PORTS: u64 = 8;
 
 const MCR_OUT2: u8 = 0x08;
+/// LCR bit 7: divisor latch access (offsets 0 and 1 are the divisor, not THR and IER).
+const LCR_DLAB: u8 = 0x80;
 
 /// vm-superio's interrupt trigger: an edge on the ISA line, if OUT2 lets it through.
 struct IrqTrigger {
@@ -54,6 +56,9 @@ type Inner = vm_superio::Serial<IrqTrigger, vm_superio::serial::NoEvents, Box<dy
 pub struct Serial {
     inner: Inner,
     out2: Arc<AtomicBool>,
+    /// The guest has written the transmitter at least once (the BIOS stops mirroring its
+    /// screen to the console then: the guest drives COM1 itself).
+    transmitted: bool,
 }
 
 impl Serial {
@@ -63,7 +68,7 @@ impl Serial {
         // vm-superio starts with MCR = OUT2.
         let out2 = Arc::new(AtomicBool::new(true));
         let trigger = IrqTrigger { irq, out2: out2.clone() };
-        Serial { inner: vm_superio::Serial::new(trigger, out), out2 }
+        Serial { inner: vm_superio::Serial::new(trigger, out), out2, transmitted: false }
     }
 
     /// A guest read of register `offset` (0-7).
@@ -76,6 +81,9 @@ impl Serial {
         if offset == UART_MCR {
             self.out2.store(v & MCR_OUT2 != 0, Ordering::Relaxed);
         }
+        if offset == UART_RBR_THR && self.inner.read(UART_LCR) & LCR_DLAB == 0 {
+            self.transmitted = true;
+        }
         if let Err(e) = self.inner.write(offset, v) {
             // The sink failed (a closed pipe): the byte is lost, the guest carries on.
             dev_debug!("serial: write {v:#x} at offset {offset}: {e}");
@@ -87,6 +95,11 @@ impl Serial {
     /// interrupt if the guest enabled it.
     pub fn enqueue_input(&mut self, bytes: &[u8]) -> usize {
         self.inner.enqueue_raw_bytes(bytes).unwrap_or(0)
+    }
+
+    /// Whether the guest has transmitted anything itself.
+    pub fn guest_transmitted(&self) -> bool {
+        self.transmitted
     }
 
     /// Free space in the receive FIFO.

@@ -161,15 +161,31 @@ impl Bios {
         }
     }
 
+    /// Screen output (INT 10h) mirrored to the console, until the guest writes COM1 itself:
+    /// from then on the console is the guest's serial output alone (a kernel or boot loader
+    /// with a serial console prints everything there, and would otherwise show twice).
+    fn screen_to_console(&mut self, b: &[u8]) {
+        if lock(&self.cfg.serial).guest_transmitted() {
+            self.track_line(b);
+            return;
+        }
+        self.console_bytes(b);
+    }
+
     /// Write raw bytes to the console.
     fn console_bytes(&mut self, b: &[u8]) {
         let _ = self.cfg.console.write_all(b);
         let _ = self.cfg.console.flush();
+        self.track_line(b);
+    }
+
+    /// Keep the line being printed (for failure reports).
+    fn track_line(&mut self, b: &[u8]) {
         for &c in b {
             match c {
                 b'\n' => self.last_line = std::mem::take(&mut self.line),
                 b'\r' => {}
-                0x20..=0x7E => self.line.push(c as char),
+                0x20..=0x7E if self.line.len() < 512 => self.line.push(c as char),
                 _ => {}
             }
         }

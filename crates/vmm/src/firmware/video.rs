@@ -193,7 +193,7 @@ impl Bios {
         }
         self.set_cursor(page, r, c);
         // The console gets the byte as it is: a terminal does the rest.
-        self.console_bytes(&[ch]);
+        self.screen_to_console(&[ch]);
         self.console_pos = match ch {
             0x0A => (self.console_pos.0.saturating_add(1), self.console_pos.1),
             0x0D => (self.console_pos.0, 0),
@@ -224,7 +224,7 @@ impl Bios {
         }
         let printable = if (0x20..0x7F).contains(&ch) { ch } else { b' ' };
         out.extend(std::iter::repeat_n(printable, count as usize));
-        self.console_bytes(&out);
+        self.screen_to_console(&out);
         let end = col as u16 + count;
         self.console_pos = ((row as u16 + end / 80).min(255) as u8, (end % 80) as u8);
     }
@@ -251,7 +251,7 @@ impl Bios {
                 ch => {
                     self.set_cell(page, r, c, (attr as u16) << 8 | ch as u16);
                     self.teletype_advance(page);
-                    self.console_bytes(&[ch]);
+                    self.screen_to_console(&[ch]);
                     self.console_pos.1 = self.console_pos.1.saturating_add(1);
                 }
             }
