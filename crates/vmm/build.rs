@@ -67,6 +67,7 @@ fn main() {
         ("bench", Some("bench")),
         ("boot", Some("boot")),
         ("bios-tests", Some("bios_tests")),
+        ("pm-tests", Some("pm_tests")),
     ] {
         let dir = guest.join(sub);
         println!("cargo:rerun-if-changed={}", dir.display());

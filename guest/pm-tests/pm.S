@@ -1,0 +1,280 @@
+# ondol-link: 0x7c00
+# Protected mode: segment limits and rights (#GP, #SS, #NP with their error codes), expand-down
+# segments, LAR/LSL/VERR/VERW, privilege levels (IRET to ring 3, a DPL-3 trap gate with a stack
+# switch from the TSS, a call gate with parameters and RET to the outer level, the I/O
+# permission bitmap, privileged instructions), and exceptions (fault and trap addresses, #DF).
+.include "pmlib.inc"
+.equ TSS, 0x70000
+.equ IOMAP_BYTES, 128               # ports 0-3FFh
+BIOS_TEST_START
+    ENTER_PM
+.code32
+pm_main:
+    # ---- segment limits: a 4 KiB data segment at 20000h in GDT slot 48h ----
+    mov dword ptr [gdt + 0x48], 0x00000FFF
+    mov dword ptr [gdt + 0x4C], 0x00409202      # base 020000h, byte granular, 32-bit, present RW
+    mov ax, 0x48
+    mov es, ax
+    mov dword ptr [last_vector], 0xFFFFFFFF
+    mov ax, es:[0xFFE]
+    mov eax, [last_vector]
+    cmp eax, 0xFFFFFFFF
+    CHECK32 "seg_limit_last_word_readable"
+    RESUME_AT 1f
+    mov ax, es:[0xFFF]
+1:  EXPECT_FAULT 13, 0, "seg_limit_overrun_gp0"
+    # ---- expand-down, 32-bit: valid offsets are 1000h..FFFFFFFFh ----
+    mov dword ptr [gdt + 0x50], 0x00000FFF
+    mov dword ptr [gdt + 0x54], 0x00409602
+    mov ax, 0x50
+    mov es, ax
+    RESUME_AT 2f
+    mov eax, es:[0x500]
+2:  EXPECT_FAULT 13, 0, "expand_down_below_limit_gp0"
+    mov dword ptr [last_vector], 0xFFFFFFFF
+    mov eax, es:[0x2000]
+    mov eax, [last_vector]
+    cmp eax, 0xFFFFFFFF
+    CHECK32 "expand_down_above_limit_ok"
+    # ---- an SS-relative access past the stack segment's limit is #SS(0) (the stack itself
+    # stays valid, so the exception can be delivered on it) ----
+    mov ax, 0x48
+    mov ss, ax
+    mov esp, 0x800
+    mov ebp, 0x2000
+    RESUME_AT 3f
+    mov eax, [ebp]
+3:  mov ax, SEL_DATA
+    mov ss, ax
+    mov esp, STACK0
+    EXPECT_FAULT 12, 0, "stack_overrun_ss0"
+    # ---- a descriptor that is not present: #NP(selector) ----
+    mov dword ptr [gdt + 0x58], 0x0000FFFF
+    mov dword ptr [gdt + 0x5C], 0x00CF1200      # P = 0
+    RESUME_AT 4f
+    mov ax, 0x58
+    mov ds, ax
+4:  mov ax, SEL_DATA
+    mov ds, ax
+    EXPECT_FAULT 11, 0x58, "not_present_np_selector"
+    # ---- SS with RPL != CPL: #GP(selector) ----
+    RESUME_AT 5f
+    mov ax, SEL_DATA | 3
+    mov ss, ax
+5:  EXPECT_FAULT 13, SEL_DATA, "ss_rpl_mismatch_gp_selector"
+    # ---- writing through a code segment: #GP(0) ----
+    RESUME_AT 6f
+    mov cs:[scratch], eax
+6:  EXPECT_FAULT 13, 0, "write_to_code_segment_gp0"
+    # ---- LAR, LSL, VERR, VERW ----
+    mov ecx, SEL_CODE
+    lar eax, ecx
+    jnz 7f
+    and eax, 0x00F0FE00                         # the accessed bit was set when CS was loaded
+    cmp eax, 0x00C09A00
+7:  CHECK32 "lar_code_segment"
+    mov ecx, 0x48
+    lsl eax, ecx
+    jnz 8f
+    cmp eax, 0xFFF
+8:  CHECK32 "lsl_byte_granular_limit"
+    mov ecx, SEL_DATA
+    lsl eax, ecx
+    jnz 9f
+    cmp eax, 0xFFFFFFFF
+9:  CHECK32 "lsl_page_granular_limit"
+    xor ecx, ecx
+    lar eax, ecx
+    setz al
+    cmp al, 0
+    CHECK32 "lar_null_selector_clears_zf"
+    mov cx, SEL_CODE
+    verw cx
+    setz al
+    cmp al, 0
+    CHECK32 "verw_code_not_writable"
+    mov cx, SEL_DATA
+    verw cx
+    setz al
+    cmp al, 1
+    CHECK32 "verw_data_writable"
+    mov cx, SEL_CODE
+    verr cx
+    setz al
+    cmp al, 1
+    CHECK32 "verr_readable_code"
+    # ---- exceptions: fault and trap addresses ----
+    RESUME_AT 10f
+    xor ecx, ecx
+de_site:
+    div ecx
+10: mov eax, [last_eip]
+    cmp eax, offset de_site
+    CHECK32 "de_saves_faulting_eip"
+    EXPECT_FAULT 0, 0, "de_vector"
+    RESUME_AT 11f
+ud_site:
+    ud2
+11: mov eax, [last_eip]
+    cmp eax, offset ud_site
+    CHECK32 "ud_saves_faulting_eip"
+    EXPECT_FAULT 6, 0, "ud_vector"
+    mov al, 0x7F
+    add al, 1
+into_site:
+    into
+    mov eax, [last_eip]
+    cmp eax, offset into_site + 1
+    CHECK32 "into_saves_next_eip"
+    EXPECT_FAULT 4, 0, "into_vector"
+    int3
+    EXPECT_FAULT 3, 0, "int3_vector"
+    # ---- #DF: #GP while its own gate is not present ----
+    and byte ptr [idt + 13 * 8 + 5], 0x7F
+    RESUME_AT 12f
+    mov cs:[scratch], eax
+12: or byte ptr [idt + 13 * 8 + 5], 0x80
+    EXPECT_FAULT 8, 0, "double_fault_from_np_gate"
+    # ---- rings: a TSS for the stack switch, an I/O bitmap allowing port 80h only ----
+    mov edi, TSS
+    mov ecx, (104 + IOMAP_BYTES + 1 + 3) / 4
+    xor eax, eax
+    rep stosd
+    mov dword ptr [TSS + 4], STACK0 - 0x1000
+    mov dword ptr [TSS + 8], SEL_DATA
+    mov word ptr [TSS + 102], 104
+    mov edi, TSS + 104
+    mov ecx, IOMAP_BYTES
+    mov al, 0xFF
+    rep stosb
+    mov byte ptr [TSS + 104 + 0x80 / 8], 0xFE  # port 80h allowed
+    mov byte ptr [TSS + 104 + 0x3F8 / 8], 0     # COM1 allowed (the tests print from ring 3)
+    mov byte ptr [TSS + 104 + IOMAP_BYTES], 0xFF
+    mov word ptr [tss_desc], 104 + IOMAP_BYTES
+    mov word ptr [tss_desc + 2], TSS & 0xFFFF
+    mov byte ptr [tss_desc + 4], (TSS >> 16) & 0xFF
+    mov byte ptr [tss_desc + 5], 0x89
+    mov byte ptr [tss_desc + 6], 0
+    mov byte ptr [tss_desc + 7], TSS >> 24
+    mov ax, SEL_TSS
+    ltr ax
+    str ax
+    cmp ax, SEL_TSS
+    CHECK32 "ltr_str"
+    test byte ptr [tss_desc + 5], 2
+    setnz al
+    cmp al, 1
+    CHECK32 "ltr_marks_tss_busy"
+    # Gates: INT 80h a DPL-3 trap gate, INT 82h a DPL-3 interrupt gate back to ring 0, and a
+    # DPL-3 call gate (GDT 60h) to ring 0 with two dword parameters.
+    mov ecx, 0x80
+    mov eax, offset syscall_handler
+    mov dx, 0xEF00
+    call set_gate
+    mov ecx, 0x82
+    mov eax, offset back_to_ring0
+    mov dx, 0xEE00
+    call set_gate
+    mov eax, offset callgate_target
+    mov [gdt + 0x60], ax
+    mov word ptr [gdt + 0x62], SEL_CODE
+    mov word ptr [gdt + 0x64], 0xEC02
+    shr eax, 16
+    mov [gdt + 0x66], ax
+    # IRET to ring 3.
+    push SEL_DATA3
+    push STACK3
+    push 0x00000002
+    push SEL_CODE3
+    push offset ring3
+    iret
+ring3:
+    mov bx, ds
+    mov ax, SEL_DATA3
+    mov ds, ax
+    mov es, ax
+    mov ax, bx
+    cmp ax, 0
+    CHECK32 "iret_to_ring3_nulls_ring0_data_segments"
+    mov ax, cs
+    cmp ax, SEL_CODE3
+    CHECK32 "ring3_cs_rpl3"
+    # A system call through the trap gate (stack switch to the TSS's ring-0 stack).
+    mov eax, 0x1234
+    int 0x80
+    cmp eax, 0x5678
+    CHECK32 "int80_trap_gate_round_trip"
+    mov eax, [syscall_frame_ok]
+    cmp eax, 1
+    CHECK32 "int80_frame_has_ring3_ss_esp"
+    # The call gate with two parameters and RET 8 back to ring 3.
+    push 0x1111
+    push 0x2222
+    mov ebx, esp
+    lcall 0x63, 0
+    lea ecx, [ebx + 8]              # RET 8 released the two parameters on this stack too
+    mov eax, esp
+    cmp eax, ecx
+    CHECK32 "call_gate_ret_releases_parameters"
+    mov eax, [callgate_params]
+    cmp eax, 0x22221111
+    CHECK32 "call_gate_copies_parameters"
+    # The I/O bitmap: port 80h allowed, 81h not.
+    mov dword ptr [last_vector], 0xFFFFFFFF
+    in al, 0x80
+    mov eax, [last_vector]
+    cmp eax, 0xFFFFFFFF
+    CHECK32 "iomap_allows_port_80"
+    RESUME_AT 13f
+    in al, 0x81
+13: EXPECT_FAULT 13, 0, "iomap_denies_port_81"
+    # Privileged instructions at CPL 3.
+    RESUME_AT 14f
+    hlt
+14: EXPECT_FAULT 13, 0, "hlt_at_cpl3_gp0"
+    RESUME_AT 15f
+    cli
+15: EXPECT_FAULT 13, 0, "cli_at_cpl3_iopl0_gp0"
+    RESUME_AT 16f
+    mov eax, cr0
+16: EXPECT_FAULT 13, 0, "mov_cr0_at_cpl3_gp0"
+    # A software interrupt through a DPL-0 gate from CPL 3: #GP(vector * 8 + 2).
+    RESUME_AT 17f
+    int 0x81
+17: EXPECT_FAULT 13, (0x81*8+2), "int_dpl0_gate_from_cpl3_gp"
+    int 0x82
+
+syscall_handler:
+    cmp dword ptr [esp + 4], SEL_CODE3
+    jne 18f
+    cmp dword ptr [esp + 16], SEL_DATA3
+    jne 18f
+    cmp dword ptr [esp + 12], STACK3
+    jne 18f
+    mov dword ptr [syscall_frame_ok], 1
+18: mov eax, 0x5678
+    iret
+
+callgate_target:
+    mov eax, [esp + 8]
+    shl eax, 16
+    or ax, [esp + 12]
+    mov [callgate_params], eax
+    lret 8
+
+back_to_ring0:
+    mov esp, STACK0
+    mov ax, SEL_DATA
+    mov ds, ax
+    mov es, ax
+    mov ax, cs
+    cmp ax, SEL_CODE
+    CHECK32 "interrupt_gate_returns_to_ring0"
+    jmp pm_done
+
+.p2align 2
+scratch:          .long 0
+syscall_frame_ok: .long 0
+callgate_params:  .long 0
+    PM_LIBRARY
+BIOS_TEST_END
