@@ -11,38 +11,16 @@ use std::process::Command;
 use vmm::disk::Disk;
 use vmm::machine::{Boot, Outcome};
 
-/// Disk size the programs expect (guest/bios-tests/disk.S: SECTORS).
-const SECTORS: usize = 2048;
-
 fn program(name: &str) -> &'static [u8] {
     vmm::guest::bios_tests::ALL.iter().find(|p| p.0 == name).unwrap_or_else(|| panic!("no BIOS test {name}")).1
 }
 
-/// How many checks the program's source holds.
-fn checks_in_source(name: &str) -> usize {
-    let path = format!("{}/../../guest/bios-tests/{name}.S", env!("CARGO_MANIFEST_DIR"));
-    let src = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
-    src.lines().filter(|l| l.contains("CHECK \"")).count()
-}
-
-/// The program at LBA 0, then sectors that hold their own LBA in their first dword.
 fn disk_image(name: &str) -> Vec<u8> {
-    let prog = program(name);
-    let mut img = vec![0u8; SECTORS * 512];
-    img[..prog.len()].copy_from_slice(prog);
-    for lba in prog.len().div_ceil(512)..SECTORS {
-        img[lba * 512..lba * 512 + 4].copy_from_slice(&(lba as u32).to_le_bytes());
-    }
-    img
+    common::check_disk(program(name))
 }
 
 fn assert_all_passed(name: &str, where_: &str, out: &str) {
-    let want = checks_in_source(name);
-    assert!(want > 0, "{name} has no checks");
-    assert!(!out.contains("FAIL"), "{name} on {where_}:\n{out}");
-    let ok = out.matches(" ok\r\n").count();
-    assert_eq!(ok, want, "{name} on {where_}: {ok} of {want} checks reported ok:\n{out}");
-    assert!(out.contains("done: failed 0000"), "{name} on {where_} did not finish:\n{out}");
+    common::assert_all_passed(name, &format!("bios-tests/{name}.S"), where_, out);
 }
 
 fn on_ondol(name: &str, input: Option<&[u8]>) -> String {

@@ -55,3 +55,97 @@ pub fn asset(rel: &str) -> std::path::PathBuf {
     assert!(p.exists(), "{} is missing: run scripts/fetch-assets (scripts/test does)", p.display());
     p
 }
+
+/// Sectors in the disks the self-checking programs of guest/bios-tests and guest/pm-tests expect
+/// (guest/bios-tests/check.inc loads the rest of the program from it).
+pub const CHECK_DISK_SECTORS: usize = 2048;
+
+/// A disk for a self-checking program: the program at LBA 0, then sectors that hold their own
+/// LBA in their first dword.
+pub fn check_disk(prog: &[u8]) -> Vec<u8> {
+    let mut img = vec![0u8; CHECK_DISK_SECTORS * 512];
+    img[..prog.len()].copy_from_slice(prog);
+    for lba in prog.len().div_ceil(512)..CHECK_DISK_SECTORS {
+        img[lba * 512..lba * 512 + 4].copy_from_slice(&(lba as u32).to_le_bytes());
+    }
+    img
+}
+
+/// How many checks a self-checking program's source holds (lines using CHECK, CHECK32 or
+/// EXPECT_FAULT with a name).
+pub fn checks_in_source(rel: &str) -> usize {
+    let path = format!("{}/../../guest/{rel}", env!("CARGO_MANIFEST_DIR"));
+    let src = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    src.lines()
+        .filter(|l| !l.trim_start().starts_with(".macro"))
+        .filter(|l| ["CHECK \"", "CHECK32 \"", "EXPECT_FAULT "].iter().any(|m| l.contains(m)))
+        .count()
+}
+
+/// Check a self-checking program's COM1 output: every check reported ok, none failed, and the
+/// program reached its end.
+pub fn assert_all_passed(name: &str, src: &str, where_: &str, out: &str) {
+    let want = checks_in_source(src);
+    assert!(want > 0, "{name} has no checks");
+    assert!(!out.contains("FAIL"), "{name} on {where_}:\n{out}");
+    let ok = out.matches(" ok\r\n").count();
+    assert_eq!(ok, want, "{name} on {where_}: {ok} of {want} checks reported ok:\n{out}");
+    assert!(out.contains("done: failed 0000"), "{name} on {where_} did not finish:\n{out}");
+}
+
+/// Boot `disk` (CHECK_DISK_SECTORS sectors) in Bochs, the most exact reference emulator here,
+/// and return what the guest wrote to COM1 once a line starting with `until` appears (Bochs
+/// has no exit port, so the run is stopped then) or after 120 s.
+pub fn on_bochs(tag: &str, disk: &[u8], until: &str) -> String {
+    use std::process::{Command, Stdio};
+    let dir = std::env::temp_dir().join(format!("ondol-bochs-{}-{tag}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let img = dir.join("disk.img");
+    let com1 = dir.join("com1.txt");
+    // 2 cylinders x 16 heads x 63 sectors = 2016 sectors: Bochs wants the image to match.
+    assert!(disk.len() >= 2016 * 512);
+    let rc = dir.join("bochsrc");
+    std::fs::write(
+        &rc,
+        format!(
+            "megs: 32\nromimage: file=/usr/share/bochs/BIOS-bochs-latest\n\
+             vgaromimage: file=/usr/share/vgabios/vgabios.bin\n\
+             ata0-master: type=disk, path={}, mode=flat, cylinders=2, heads=16, spt=63\n\
+             boot: disk\ncom1: enabled=1, mode=file, dev={}\ndisplay_library: term\n\
+             clock: sync=none\nlog: {}\npanic: action=fatal\nspeaker: enabled=0\n",
+            img.display(),
+            com1.display(),
+            dir.join("bochs.log").display()
+        ),
+    )
+    .unwrap();
+    std::fs::write(&img, &disk[..2016 * 512]).unwrap();
+    let cont = dir.join("cont.rc");
+    std::fs::write(&cont, "c\n").unwrap();
+    // Debian's Bochs has its debugger built in and its term display wants a tty: `script`
+    // gives it one, `setsid` lets the whole group be stopped.
+    let mut child = Command::new("setsid")
+        .args(["script", "-qc"])
+        .arg(format!("bochs -q -f {} -rc {}", rc.display(), cont.display()))
+        .arg("/dev/null")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot run bochs under script ({e}): install bochs (scripts/deps does)"));
+    let start = std::time::Instant::now();
+    let out = loop {
+        let out = String::from_utf8_lossy(&std::fs::read(&com1).unwrap_or_default()).into_owned();
+        let done = out.lines().any(|l| l.starts_with(until));
+        let exited = child.try_wait().ok().flatten().is_some();
+        if done || exited || start.elapsed() > Duration::from_secs(120) {
+            break out;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    // SAFETY: kill(2) on the process group setsid created; no memory is involved.
+    unsafe { libc::kill(-(child.id() as i32), libc::SIGKILL) };
+    let _ = child.wait();
+    let _ = std::fs::remove_dir_all(&dir);
+    out
+}
