@@ -6,7 +6,7 @@ use anyhow::Context;
 use std::path::PathBuf;
 use std::time::Duration;
 use vmm::disk::Disk;
-use vmm::machine::{Boot, KernelBoot, MachineConfig, Outcome};
+use vmm::machine::{Boot, KernelBoot, MachineConfig, Outcome, Report};
 
 /// Exit status for a run that hit --timeout (as timeout(1) uses).
 pub const EXIT_TIMEOUT: i32 = 124;
@@ -66,6 +66,11 @@ pub struct RunArgs {
     /// Print the final registers and instruction count on stderr when the run ends.
     #[arg(long)]
     pub report: bool,
+    /// End the run when the guest resets the machine or the CPU shuts down (triple fault),
+    /// instead of booting again as a PC does. A reset then ends with status 0, a triple fault
+    /// with status 1. (--raw has no firmware to reset into: it always ends there.)
+    #[arg(long)]
+    pub no_reboot: bool,
 }
 
 /// Parse `--memory`: plain numbers are MiB (as QEMU's -m); suffixes K, M, G, T are binary.
@@ -164,6 +169,29 @@ fn boot_of(args: &RunArgs) -> anyhow::Result<Boot> {
     Ok(Boot::Firmware { disks, kernel, firmware })
 }
 
+/// Say on stderr why the machine is booting again (a triple fault shows the instructions that
+/// led to it, as when the run ends on one).
+fn announce_reboot(report: &Report) {
+    match &report.outcome {
+        Outcome::Shutdown { reason } => {
+            eprintln!(
+                "ondol: the guest shut the CPU down: {reason}; a PC resets, so ondol boots again (--no-reboot stops here)"
+            );
+            print_recent(&report.recent);
+        }
+        _ => eprintln!("ondol: the guest reset the machine; booting again (--no-reboot ends the run instead)"),
+    }
+}
+
+fn print_recent(recent: &[String]) {
+    if !recent.is_empty() {
+        eprintln!("ondol: last instructions executed:");
+        for l in recent {
+            eprintln!("  {l}");
+        }
+    }
+}
+
 pub fn run(args: RunArgs) -> anyhow::Result<i32> {
     let boot = boot_of(&args)?;
     vmm::machine::validate(args.memory, &boot)?;
@@ -188,6 +216,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<i32> {
         watchdog: choice.watchdog.then(|| Duration::from_secs(10)),
         trace: args.trace == Some(TraceWhat::Boot),
         console_is_tty: tty,
+        reboot: if args.no_reboot || args.raw.is_some() { None } else { Some(Box::new(announce_reboot)) },
     };
     let report = vmm::machine::run(cfg)?;
     drop(_raw);
@@ -212,14 +241,6 @@ pub fn run(args: RunArgs) -> anyhow::Result<i32> {
             eprintln!("ondol: {n} instructions in {:.3} s", report.elapsed.as_secs_f64());
         }
     }
-    let recent = |r: &[String]| {
-        if !r.is_empty() {
-            eprintln!("ondol: last instructions executed:");
-            for l in r {
-                eprintln!("  {l}");
-            }
-        }
-    };
     Ok(match report.outcome {
         Outcome::Exit(code) => {
             if code > 255 {
@@ -231,7 +252,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<i32> {
         }
         Outcome::PowerOff => 0,
         Outcome::Reset => {
-            eprintln!("ondol: the guest reset the machine; the run ends here");
+            eprintln!("ondol: the guest reset the machine; the run ends here (--no-reboot)");
             0
         }
         Outcome::Interrupted => {
@@ -240,11 +261,11 @@ pub fn run(args: RunArgs) -> anyhow::Result<i32> {
         }
         Outcome::Timeout => {
             eprintln!("ondol: timed out after {:.1} s", args.timeout.map(|t| t.as_secs_f64()).unwrap_or(0.0));
-            recent(&report.recent);
+            print_recent(&report.recent);
             EXIT_TIMEOUT
         }
         Outcome::Shutdown { reason } => {
-            recent(&report.recent);
+            print_recent(&report.recent);
             anyhow::bail!("the guest shut the CPU down: {reason}");
         }
         Outcome::BootFailed(msg) => anyhow::bail!("boot failed: {msg}"),

@@ -136,6 +136,43 @@ fn a_triple_fault_is_reported_with_the_last_instructions() {
 }
 
 #[test]
+fn a_reset_boots_again_unless_no_reboot() {
+    // guest/bios-tests/reboot.S: resets through port CF9h, then triple-faults, then exits 0.
+    let prog = vmm::guest::bios_tests::ALL.iter().find(|p| p.0 == "reboot").unwrap().1;
+    let mut img = vec![0u8; 2048 * 512];
+    img[..prog.len()].copy_from_slice(prog);
+    let p = std::env::temp_dir().join(format!("ondol-reboot-{}.img", std::process::id()));
+    std::fs::write(&p, &img).unwrap();
+    let o =
+        ondol().args(["run", "--backend", "emu", "--no-input", "--timeout", "30", "--disk"]).arg(&p).output().unwrap();
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(0), "{err}");
+    assert!(err.contains("the guest reset the machine; booting again"), "{err}");
+    assert!(err.contains("triple fault") && err.contains("boots again"), "{err}");
+    assert!(err.contains("int3"), "the triple fault shows its instructions: {err}");
+    assert!(String::from_utf8_lossy(&o.stdout).contains("third_boot_after_cf9_reset_and_triple_fault ok"));
+    // The program put its counter back to 0: the same disk now stops at the first reset.
+    let o = ondol()
+        .args(["run", "--backend", "emu", "--no-input", "--timeout", "30", "--no-reboot", "--disk"])
+        .arg(&p)
+        .output()
+        .unwrap();
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(0), "{err}");
+    assert!(err.contains("the guest reset the machine; the run ends here (--no-reboot)"), "{err}");
+    // Now the counter says 1: the next boot triple-faults, which --no-reboot reports as an error.
+    let o = ondol()
+        .args(["run", "--backend", "emu", "--no-input", "--timeout", "30", "--no-reboot", "--disk"])
+        .arg(&p)
+        .output()
+        .unwrap();
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(err.contains("the guest shut the CPU down: triple fault"), "{err}");
+    let _ = std::fs::remove_file(&p);
+}
+
+#[test]
 fn emu_and_kvm_print_the_same_for_a_raw_program() {
     if let Err(e) = std::fs::OpenOptions::new().read(true).write(true).open("/dev/kvm") {
         panic!("this test needs /dev/kvm (CI has it): {e}");

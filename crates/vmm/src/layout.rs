@@ -39,6 +39,8 @@ pub const PORT_EXIT: u16 = 0xF4;
 pub const PORT_DEBUGCON: u16 = 0xE9;
 /// ELCR: edge/level control for IRQ 0-7 and 8-15 (PIIX, Intel 82371AB datasheet 4.1.12).
 pub const PORT_ELCR: u16 = 0x4D0;
+/// Reset Control Register (PIIX4, Intel 82371AB datasheet 4.1.17): writing 06h resets.
+pub const PORT_RESET_CONTROL: u16 = 0xCF9;
 /// COM1 16550A UART.
 pub const PORT_COM1: u16 = 0x3F8;
 /// ondol BIOS hypercall port: the ROM's stubs trap to the VMM's Rust BIOS services here.

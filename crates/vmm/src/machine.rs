@@ -34,6 +34,9 @@ pub struct KernelBoot {
     pub cmdline: String,
 }
 
+/// Called with the report of a boot that ended in a reset, before the machine boots again.
+pub type RebootHook = Box<dyn FnMut(&Report) + Send>;
+
 /// Everything a run needs.
 pub struct MachineConfig {
     pub backend: Backend,
@@ -55,6 +58,9 @@ pub struct MachineConfig {
     pub trace: bool,
     /// Whether the console is a terminal (the BIOS then draws with ANSI cursor moves).
     pub console_is_tty: bool,
+    /// On a guest reset or triple fault, boot again as a PC does, after calling this with the
+    /// report of the boot that ended; None ends the run there instead (QEMU's -no-reboot).
+    pub reboot: Option<RebootHook>,
 }
 
 impl MachineConfig {
@@ -72,6 +78,7 @@ impl MachineConfig {
             watchdog: None,
             trace: false,
             console_is_tty: false,
+            reboot: None,
         }
     }
 }
@@ -109,6 +116,8 @@ pub struct Report {
     /// Codes written to the POST port, with guest time in ns.
     pub post_codes: Vec<(u64, u8)>,
     pub elapsed: Duration,
+    /// How many times the machine was reset and booted again during the run (with `reboot`).
+    pub resets: u64,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -167,6 +176,15 @@ struct Stops {
     timeout: AtomicBool,
     interrupted: AtomicBool,
     stalled: AtomicU64,
+}
+
+impl Stops {
+    /// Whether the run as a whole must end (not just this boot).
+    fn any(&self) -> bool {
+        self.timeout.load(Ordering::SeqCst)
+            || self.interrupted.load(Ordering::SeqCst)
+            || self.stalled.load(Ordering::SeqCst) != 0
+    }
 }
 
 /// The machine as the vCPU sees it (implements [`VmOps`]).
@@ -328,13 +346,15 @@ pub fn validate(memory: u64, boot: &Boot) -> Result<(), VmmError> {
     }
 }
 
-/// Run a VM to its end.
+/// Run a VM to its end. With `reboot`, a guest reset or triple fault starts the machine
+/// again as a PC's reset line does (the disks, with what the guest wrote, carry over); the run
+/// ends on exit, power-off, timeout or the console's Ctrl-A x.
 pub fn run(cfg: MachineConfig) -> Result<Report, VmmError> {
     let start = Instant::now();
     let MachineConfig {
         backend,
         memory,
-        boot,
+        mut boot,
         timeout,
         deterministic,
         console_out,
@@ -342,16 +362,117 @@ pub fn run(cfg: MachineConfig) -> Result<Report, VmmError> {
         watchdog,
         trace,
         console_is_tty,
+        mut reboot,
     } = cfg;
     validate(memory, &boot)?;
+    let session = Session {
+        out: Arc::new(Mutex::new(console_out)),
+        stops: Arc::new(Stops::default()),
+        current: Arc::new(Mutex::new(None)),
+        done: Arc::new(AtomicBool::new(false)),
+    };
+    // Ends the helper threads however this function returns.
+    struct Done(Arc<AtomicBool>);
+    impl Drop for Done {
+        fn drop(&mut self) {
+            self.0.store(true, Ordering::SeqCst);
+        }
+    }
+    let _done = Done(session.done.clone());
+    if let Some(t) = timeout {
+        let (stops, current, done) = (session.stops.clone(), session.current.clone(), session.done.clone());
+        std::thread::spawn(move || {
+            let end = Instant::now() + t;
+            while !done.load(Ordering::Relaxed) {
+                let now = Instant::now();
+                if now >= end {
+                    stops.timeout.store(true, Ordering::SeqCst);
+                    wake(&current);
+                    return;
+                }
+                std::thread::sleep((end - now).min(Duration::from_millis(100)));
+            }
+        });
+    }
+    if let Some(input) = console_in {
+        spawn_console_input(input, session.stops.clone(), session.current.clone(), session.done.clone());
+    }
+    let once = BootOnce {
+        backend,
+        memory,
+        deterministic,
+        watchdog,
+        trace,
+        console_is_tty,
+        deadline: timeout.map(|t| start + t),
+    };
+    let mut resets = 0;
+    loop {
+        let mut report = boot_once(&once, &session, &mut boot)?;
+        let reset = matches!(report.outcome, Outcome::Reset | Outcome::Shutdown { .. });
+        match reboot.as_mut() {
+            Some(notify) if reset && !session.stops.any() => {
+                notify(&report);
+                resets += 1;
+            }
+            _ => {
+                report.resets = resets;
+                report.elapsed = start.elapsed();
+                return Ok(report);
+            }
+        }
+    }
+}
+
+/// What outlives one boot of the machine: the console, the stop flags, and the way to wake
+/// the vCPU and feed COM1 of whichever boot is running.
+struct Session {
+    out: Arc<Mutex<Box<dyn Write + Send>>>,
+    stops: Arc<Stops>,
+    current: Arc<Mutex<Option<Current>>>,
+    /// Set when the run is over: the helper threads end.
+    done: Arc<AtomicBool>,
+}
+
+/// The running boot's vCPU kicker, device wakeup and COM1.
+struct Current {
+    kicker: hypervisor::Kicker,
+    wakeup: Arc<devices::Wakeup>,
+    serial: Arc<Mutex<devices::serial::Serial>>,
+}
+
+/// Make the running boot look at its stop flags now.
+fn wake(current: &Mutex<Option<Current>>) {
+    if let Some(c) = lock(current).as_ref() {
+        c.kicker.kick();
+        c.wakeup.notify();
+    }
+}
+
+/// The settings every boot of a run shares.
+struct BootOnce {
+    backend: Backend,
+    memory: u64,
+    deterministic: bool,
+    watchdog: Option<Duration>,
+    trace: bool,
+    console_is_tty: bool,
+    deadline: Option<Instant>,
+}
+
+/// One boot, from power-on or reset to whatever ends it. The disks go to the firmware and come
+/// back into `boot` at the end.
+fn boot_once(o: &BootOnce, session: &Session, boot: &mut Boot) -> Result<Report, VmmError> {
+    let start = Instant::now();
+    let backend = o.backend;
     let icount = Arc::new(AtomicU64::new(0));
     let clock =
-        if deterministic && backend == Backend::Emu { Clock::virtual_clock(icount.clone()) } else { Clock::host() };
-    let trace = Arc::new(Trace::new(trace, clock.clone()));
-    let mut mem = GuestMemory::new(memory)?;
+        if o.deterministic && backend == Backend::Emu { Clock::virtual_clock(icount.clone()) } else { Clock::host() };
+    let trace = Arc::new(Trace::new(o.trace, clock.clone()));
+    let mut mem = GuestMemory::new(o.memory)?;
     let (initial, firmware) = match boot {
         Boot::Raw(prog) => {
-            mem.write(layout::BOOT_SECTOR, &prog)?;
+            mem.write(layout::BOOT_SECTOR, prog)?;
             let mut s = CpuState::real_mode(0, layout::BOOT_SECTOR as u16);
             s.gpr[x86::state::RSP] = layout::BOOT_SECTOR;
             s.gpr[x86::state::RDX] = 0x80;
@@ -388,7 +509,7 @@ pub fn run(cfg: MachineConfig) -> Result<Report, VmmError> {
                 }
                 None => BootTarget::Disk,
             };
-            (CpuState::reset(), Some((disks, target, rom_size)))
+            (CpuState::reset(), Some((std::mem::take(disks), target, rom_size)))
         }
     };
     let opts = VmOptions { icount_sink: Some(icount), kvm_device: None };
@@ -397,7 +518,7 @@ pub fn run(cfg: MachineConfig) -> Result<Report, VmmError> {
     vcpu.set_state(&initial)?;
 
     let control = Arc::new(Control::new(true));
-    let console = SharedWriter(Arc::new(Mutex::new(console_out)), trace.clone());
+    let console = SharedWriter(session.out.clone(), trace.clone());
     let interrupts = if vm.in_kernel_irqchip() {
         let vm = vm.clone();
         Interrupts::External(Arc::new(move |line| -> Irq { Arc::new(KvmIrq { vm: vm.clone(), line }) }))
@@ -417,13 +538,14 @@ pub fn run(cfg: MachineConfig) -> Result<Report, VmmError> {
     pc.map_ports(&mut io)?;
     let wakeup = control.wakeup().clone();
     let failure = Arc::new(Mutex::new(None));
-    if let Some((disks, boot, rom_size)) = firmware {
-        let bios = Bios::new(BiosConfig {
+    let mut bios_dev = None;
+    if let Some((disks, target, rom_size)) = firmware {
+        let bios = Arc::new(Mutex::new(Bios::new(BiosConfig {
             mem: mem.ram().clone(),
             disks,
-            boot,
+            boot: target,
             console: Box::new(console.clone()),
-            console_is_tty,
+            console_is_tty: o.console_is_tty,
             serial: pc.serial.clone(),
             cmos: pc.cmos.clone(),
             control: control.clone(),
@@ -434,32 +556,19 @@ pub fn run(cfg: MachineConfig) -> Result<Report, VmmError> {
             ram_above_4g: mem.above_4g(),
             rom_size,
             failure: failure.clone(),
-        });
-        io.insert(layout::PORT_BIOS_CALL as u64, 4, "bios", Arc::new(Mutex::new(bios)))?;
+        })));
+        io.insert(layout::PORT_BIOS_CALL as u64, 4, "bios", bios.clone())?;
+        bios_dev = Some(bios);
     }
 
-    let stops = Arc::new(Stops::default());
+    let stops = session.stops.clone();
     let accesses = Arc::new(AtomicU64::new(0));
     let kicker = vcpu.kicker();
     let done = Arc::new(AtomicBool::new(false));
+    *lock(&session.current) =
+        Some(Current { kicker: kicker.clone(), wakeup: wakeup.clone(), serial: pc.serial.clone() });
 
-    if let Some(t) = timeout {
-        let (stops, kicker, done, wakeup) = (stops.clone(), kicker.clone(), done.clone(), wakeup.clone());
-        std::thread::spawn(move || {
-            let end = Instant::now() + t;
-            while !done.load(Ordering::Relaxed) {
-                let now = Instant::now();
-                if now >= end {
-                    stops.timeout.store(true, Ordering::SeqCst);
-                    kicker.kick();
-                    wakeup.notify();
-                    return;
-                }
-                std::thread::sleep((end - now).min(Duration::from_millis(100)));
-            }
-        });
-    }
-    if let (Some(limit), Backend::Kvm) = (watchdog, backend) {
+    if let (Some(limit), Backend::Kvm) = (o.watchdog, backend) {
         let (stops, kicker, done, accesses) = (stops.clone(), kicker.clone(), done.clone(), accesses.clone());
         std::thread::spawn(move || {
             let mut last = accesses.load(Ordering::Relaxed);
@@ -487,9 +596,6 @@ pub fn run(cfg: MachineConfig) -> Result<Report, VmmError> {
             }
         });
     }
-    if let Some(input) = console_in {
-        spawn_console_input(input, pc.serial.clone(), stops.clone(), kicker.clone(), wakeup.clone());
-    }
 
     let intr = pc.pic.as_ref().map(|p| lock(p).intr_flag());
     let post = pc.post.clone();
@@ -502,12 +608,16 @@ pub fn run(cfg: MachineConfig) -> Result<Report, VmmError> {
         stops: stops.clone(),
         intr,
         accesses,
-        deadline: timeout.map(|t| start + t),
+        deadline: o.deadline,
         trace,
     };
     let result = vcpu.run(&mut machine);
     done.store(true, Ordering::SeqCst);
+    *lock(&session.current) = None;
     let _ = lock(&console.0).flush();
+    if let (Some(bios), Boot::Firmware { disks, .. }) = (&bios_dev, boot) {
+        *disks = lock(bios).take_disks();
+    }
     let exit = result?;
     let outcome = match exit {
         VcpuExit::Shutdown { reason } => Outcome::Shutdown { reason },
@@ -536,6 +646,7 @@ pub fn run(cfg: MachineConfig) -> Result<Report, VmmError> {
         recent,
         post_codes: lock(&post).codes().map(|c| (c.time_ns, c.code)).collect(),
         elapsed: start.elapsed(),
+        resets: 0,
     })
 }
 
@@ -543,12 +654,12 @@ pub fn run(cfg: MachineConfig) -> Result<Report, VmmError> {
 /// literal Ctrl-A.
 const ESCAPE: u8 = 0x01;
 
+/// Feed the console's bytes to COM1 of whichever boot is running (across reboots).
 fn spawn_console_input(
     mut input: Box<dyn Read + Send>,
-    serial: Arc<Mutex<devices::serial::Serial>>,
     stops: Arc<Stops>,
-    kicker: hypervisor::Kicker,
-    wakeup: Arc<devices::Wakeup>,
+    current: Arc<Mutex<Option<Current>>>,
+    done: Arc<AtomicBool>,
 ) {
     std::thread::spawn(move || {
         let mut buf = [0u8; 256];
@@ -565,8 +676,7 @@ fn spawn_console_input(
                     match b {
                         b'x' | b'X' => {
                             stops.interrupted.store(true, Ordering::SeqCst);
-                            kicker.kick();
-                            wakeup.notify();
+                            wake(&current);
                             return;
                         }
                         ESCAPE => bytes.push(ESCAPE),
@@ -579,10 +689,17 @@ fn spawn_console_input(
                 }
             }
             let mut rest = &bytes[..];
-            while !rest.is_empty() {
-                let taken = lock(&serial).enqueue_input(rest);
+            while !rest.is_empty() && !done.load(Ordering::Relaxed) {
+                // Between boots there is no COM1: the bytes wait for the next one.
+                let taken = match lock(&current).as_ref() {
+                    Some(c) => {
+                        let taken = lock(&c.serial).enqueue_input(rest);
+                        c.wakeup.notify();
+                        taken
+                    }
+                    None => 0,
+                };
                 rest = &rest[taken..];
-                wakeup.notify();
                 if !rest.is_empty() {
                     std::thread::sleep(Duration::from_millis(1));
                 }

@@ -35,6 +35,10 @@ fn on_backend(backend: Backend, name: &str, input: Option<&[u8]>) -> String {
 }
 
 fn on_qemu(name: &str) -> String {
+    on_qemu_with(name, &["-no-reboot"])
+}
+
+fn on_qemu_with(name: &str, extra: &[&str]) -> String {
     let dir = std::env::temp_dir().join(format!("ondol-bios-{}-{name}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let disk = dir.join("disk.img");
@@ -43,7 +47,8 @@ fn on_qemu(name: &str) -> String {
     let status = Command::new("timeout")
         .arg("60")
         .arg("qemu-system-i386")
-        .args(["-accel", "tcg", "-m", "32", "-display", "none", "-monitor", "none", "-no-reboot", "-nic", "none"])
+        .args(["-accel", "tcg", "-m", "32", "-display", "none", "-monitor", "none", "-nic", "none"])
+        .args(extra)
         .arg("-serial")
         .arg(format!("file:{}", serial.display()))
         .args(["-device", "isa-debug-exit,iobase=0xf4,iosize=4"])
@@ -91,4 +96,48 @@ fn the_bios_services_pass_on_kvm_too() {
         assert_all_passed(name, "kvm", &on_backend(Backend::Kvm, name, None));
     }
     assert_all_passed("keyboard", "kvm", &on_backend(Backend::Kvm, "keyboard", Some(b"ab\r\x1b[A")));
+    // A reset through port CF9h ends a kvm boot as it does an emu one. (The real-mode triple
+    // fault reboot.S causes next never reaches KVM_EXIT_SHUTDOWN on this host's kvm_pvm, so
+    // booting again is tested on emu above.)
+    let boot = Boot::Firmware {
+        disks: vec![Disk::memory(disk_image("reboot")).named("reboot")],
+        kernel: None,
+        firmware: None,
+    };
+    let (report, out) = common::run(Backend::Kvm, boot, false, None);
+    assert_eq!(report.outcome, Outcome::Reset, "reboot on kvm:\n{out}");
+}
+
+#[test]
+fn a_reset_and_a_triple_fault_boot_the_machine_again_with_the_disk_kept() {
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let boot = Boot::Firmware {
+        disks: vec![Disk::memory(disk_image("reboot")).named("reboot")],
+        kernel: None,
+        firmware: None,
+    };
+    let log = seen.clone();
+    let (report, out) = common::run_with(Backend::Emu, boot, false, None, |cfg| {
+        cfg.reboot = Some(Box::new(move |r| log.lock().unwrap().push(r.outcome.clone())));
+    });
+    assert_all_passed("reboot", "ondol", &out);
+    assert_eq!(report.outcome, Outcome::Exit(0), "{out}");
+    assert_eq!(report.resets, 2, "{out}");
+    let seen = seen.lock().unwrap();
+    assert_eq!(seen[0], Outcome::Reset);
+    assert!(matches!(&seen[1], Outcome::Shutdown { reason } if reason.contains("triple fault")), "{seen:?}");
+    assert!(out.contains("boot 1: reset through port CF9h") && out.contains("boot 2: triple fault"), "{out}");
+    assert_all_passed("reboot", "QEMU/SeaBIOS", &on_qemu_with("reboot", &[]));
+}
+
+#[test]
+fn without_reboot_a_reset_ends_the_run() {
+    let boot = Boot::Firmware {
+        disks: vec![Disk::memory(disk_image("reboot")).named("reboot")],
+        kernel: None,
+        firmware: None,
+    };
+    let (report, out) = common::run(Backend::Emu, boot, false, None);
+    assert_eq!(report.outcome, Outcome::Reset, "{out}");
+    assert_eq!(report.resets, 0);
 }

@@ -15,7 +15,7 @@ use super::pic::{ElcrPort, Pic, PicChip, PicIrq, PicPort};
 use super::pit::{Pit, PitPort, PortB};
 use super::post::{Post, PostPort};
 use super::serial::{Serial, SerialPort, UART_PORTS};
-use super::sysctl::{FpuPort, SystemControlA};
+use super::sysctl::{FpuPort, ResetControl, SystemControlA};
 use crate::bus::{Bus, BusError, SharedDevice, lock};
 use crate::clock::Clock;
 use crate::irq::Irq;
@@ -103,6 +103,7 @@ impl PcDevices {
             (PORT_CMOS, 2, "cmos", dev(CmosPort(self.cmos.clone()))),
             (PORT_POST, 1, "post", dev(PostPort(self.post.clone()))),
             (PORT_SYSTEM_A, 1, "system-port-a", dev(SystemControlA::new(self.control.clone()))),
+            (PORT_RESET_CONTROL, 1, "reset-control", dev(ResetControl::new(self.control.clone()))),
             (PORT_FPU, 2, "fpu", dev(FpuPort)),
             (PORT_EXIT, 1, "exit", dev(ExitPort::new(self.control.clone()))),
             (PORT_DEBUGCON, 1, "debugcon", dev(DebugConPort(self.debugcon.clone()))),

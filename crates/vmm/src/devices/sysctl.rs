@@ -1,9 +1,9 @@
-//! System control port A (0x92, "fast A20": bit 1 = A20 gate, bit 0 = CPU reset pulse) and
-//! the math coprocessor ports 0xF0/0xF1 (busy latch clear, coprocessor reset), which are
+//! System control port A (0x92, "fast A20": bit 1 = A20 gate, bit 0 = CPU reset pulse), the
+//! chipset's reset control register (0xCF9), and the math coprocessor ports 0xF0/0xF1 (busy latch clear, coprocessor reset), which are
 //! accepted and ignored.
 //!
 //! Reference: IBM PS/2 Hardware Interface Technical Reference, "System Control Port A";
-//! Intel 82371AB (PIIX4) datasheet 4.1.9 (Port 92h).
+//! Intel 82371AB (PIIX4) datasheet 4.1.9 (Port 92h) and 4.1.17 (Reset Control Register).
 
 use std::sync::Arc;
 
@@ -48,6 +48,43 @@ impl BusDevice for SystemControlA {
 
     fn write(&mut self, offset: u64, data: &[u8]) {
         write_bytes("port 0x92", 1, offset, data, |_, v| SystemControlA::write(self, v));
+    }
+}
+
+/// Port 0xCF9, the Reset Control Register: bit 1 chooses a hard (1) or soft (0) reset, and a
+/// 0-to-1 transition of bit 2 performs it. Both are a reset of the machine here (ondol keeps
+/// no state across a soft reset that a hard one would clear). Linux uses it for `reboot=pci`
+/// and as a fallback; ACPI's FADT can name it as the reset register.
+pub struct ResetControl {
+    control: Arc<Control>,
+    latch: u8,
+}
+
+impl ResetControl {
+    const SYS_RST: u8 = 0x02;
+    const RST_CPU: u8 = 0x04;
+
+    pub fn new(control: Arc<Control>) -> Self {
+        ResetControl { control, latch: 0 }
+    }
+
+    pub fn write(&mut self, v: u8) {
+        let old = self.latch;
+        // RST_CPU reads back 0 on the PIIX4 once the reset is under way; SYS_RST keeps.
+        self.latch = v & Self::SYS_RST;
+        if v & Self::RST_CPU != 0 && old & Self::RST_CPU == 0 {
+            self.control.request_stop(StopReason::Reset);
+        }
+    }
+}
+
+impl BusDevice for ResetControl {
+    fn read(&mut self, offset: u64, data: &mut [u8]) {
+        read_bytes("port 0xcf9", 1, offset, data, |_| self.latch);
+    }
+
+    fn write(&mut self, offset: u64, data: &[u8]) {
+        write_bytes("port 0xcf9", 1, offset, data, |_, v| ResetControl::write(self, v));
     }
 }
 
@@ -98,6 +135,21 @@ mod tests {
         p.write(0x02);
         p.write(0x03);
         assert_eq!(control.stop_requested(), Some(StopReason::Reset));
+    }
+
+    #[test]
+    fn cf9_resets_on_rst_cpu_and_keeps_sys_rst() {
+        let control = Arc::new(Control::new(true));
+        let mut r = ResetControl::new(control.clone());
+        BusDevice::write(&mut r, 0, &[0x02]);
+        assert_eq!(control.stop_requested(), None);
+        let mut d = [0u8];
+        BusDevice::read(&mut r, 0, &mut d);
+        assert_eq!(d[0], 0x02);
+        BusDevice::write(&mut r, 0, &[0x06]);
+        assert_eq!(control.take_stop(), Some(StopReason::Reset));
+        BusDevice::read(&mut r, 0, &mut d);
+        assert_eq!(d[0], 0x02, "RST_CPU does not read back");
     }
 
     #[test]

@@ -103,6 +103,11 @@ impl Bios {
         }
     }
 
+    /// Give the disks back (at the end of a boot; the next boot's BIOS gets them).
+    pub fn take_disks(&mut self) -> Vec<Disk> {
+        std::mem::take(&mut self.cfg.disks)
+    }
+
     /// The E820 map the BIOS reports.
     pub fn e820(&self) -> &[E820Entry] {
         &self.e820

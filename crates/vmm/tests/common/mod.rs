@@ -30,6 +30,17 @@ impl Capture {
 
 /// Run `boot` and return the report and what the console showed.
 pub fn run(backend: Backend, boot: Boot, deterministic: bool, input: Option<&[u8]>) -> (Report, String) {
+    run_with(backend, boot, deterministic, input, |_| {})
+}
+
+/// [`run`] with the configuration adjusted by `adjust` first.
+pub fn run_with(
+    backend: Backend,
+    boot: Boot,
+    deterministic: bool,
+    input: Option<&[u8]>,
+    adjust: impl FnOnce(&mut MachineConfig),
+) -> (Report, String) {
     let out = Capture::default();
     let mut cfg = MachineConfig::new(backend, 32 << 20, boot);
     cfg.timeout = Some(Duration::from_secs(30));
@@ -37,6 +48,7 @@ pub fn run(backend: Backend, boot: Boot, deterministic: bool, input: Option<&[u8
     cfg.console_out = Box::new(out.clone());
     cfg.console_in = input.map(|i| Box::new(std::io::Cursor::new(i.to_vec())) as Box<dyn std::io::Read + Send>);
     cfg.watchdog = Some(Duration::from_secs(5));
+    adjust(&mut cfg);
     let report = vmm::machine::run(cfg).unwrap_or_else(|e| panic!("run on {backend}: {e}"));
     (report, out.text())
 }
