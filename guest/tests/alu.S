@@ -88,6 +88,18 @@ start:
     call hex16
     mov ax, dx
     call hex16
+    # F3 0F BC/BD (TZCNT/LZCNT on CPUs with BMI1/ABM) are BSF/BSR on a CPU without them:
+    # BSR gives 23 where LZCNT would give 8; BSF of 0 leaves the destination alone.
+    .byte 0xF3
+    bsr edx, eax
+    mov ax, dx
+    call hex16
+    mov ecx, 0x1234
+    xor eax, eax
+    .byte 0xF3
+    bsf ecx, eax
+    mov ax, cx
+    call hex16
     mov ebx, 0x80000001
     bts ebx, 4
     btr ebx, 31

@@ -190,8 +190,11 @@ fn select(i: &Instruction, opsz: u8) -> (Handler, u8) {
         M::Bts => data::bt::<1>,
         M::Btr => data::bt::<2>,
         M::Btc => data::bt::<3>,
-        M::Bsf => data::bsf,
-        M::Bsr => data::bsr,
+        // Without BMI1 and ABM in CPUID (model.rs), F3 0F BC/BD are BSF/BSR with an ignored
+        // REP prefix, as on every CPU before those extensions; the decoder names them by the
+        // newer meaning.
+        M::Bsf | M::Tzcnt => data::bsf,
+        M::Bsr | M::Lzcnt => data::bsr,
         M::Nop | M::Pause | M::Wait => data::nop,
         M::Lahf => data::lahf,
         M::Sahf => data::sahf,
