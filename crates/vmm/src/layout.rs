@@ -45,6 +45,16 @@ pub const PORT_RESET_CONTROL: u16 = 0xCF9;
 pub const PORT_COM1: u16 = 0x3F8;
 /// ondol BIOS hypercall port: the ROM's stubs trap to the VMM's Rust BIOS services here.
 pub const PORT_BIOS_CALL: u16 = 0x510;
+/// ACPI power-management registers (the FADT points at them; `devices/acpi.rs`), at the
+/// offsets Intel's ICH9 gives them from its PMBASE (ICH9 datasheet, "Power Management I/O
+/// Registers": PM1_STS 00h, PM1_EN 02h, PM1_CNT 04h, PM1_TMR 08h), with PMBASE = 0x600 as
+/// QEMU's q35 machine places it (QEMU tests/data/acpi/q35/FACP: PM1a event 0x600, control
+/// 0x604, timer 0x608). PM1a event block: status (+0) and enable (+2), 4 ports.
+pub const PORT_ACPI_PM1A_EVT: u16 = 0x600;
+/// ACPI PM1a control block (SCI_EN, SLP_TYP, SLP_EN), 2 ports.
+pub const PORT_ACPI_PM1A_CNT: u16 = 0x604;
+/// ACPI PM timer (3.579545 MHz, 24 bits), 4 ports.
+pub const PORT_ACPI_PM_TMR: u16 = 0x608;
 
 // ------------------------------------------------------------------ IRQ lines (ISA)
 
@@ -54,6 +64,9 @@ pub const IRQ_KEYBOARD: u32 = 1;
 pub const IRQ_CASCADE: u32 = 2;
 pub const IRQ_COM1: u32 = 4;
 pub const IRQ_RTC: u32 = 8;
+/// ACPI system control interrupt (FADT SCI_INT): IRQ 9, as on PIIX4 and ICH9 PCs (the
+/// chipsets' default SCI routing) and QEMU's FADTs; level triggered, active high at the PIC.
+pub const IRQ_SCI: u32 = 9;
 pub const IRQ_MOUSE: u32 = 12;
 pub const IRQ_FPU: u32 = 13;
 
@@ -74,6 +87,12 @@ pub const CONVENTIONAL_END: u64 = 0xA_0000;
 /// Extended BIOS data area: the last KiB below 640 KiB (its segment is at BDA 0x40E).
 pub const EBDA_START: u64 = 0x9_FC00;
 pub const EBDA_SIZE: u64 = 0x400;
+/// The ACPI tables (RSDP first, then RSDT, FADT, FACS, DSDT; `firmware/acpi.rs`) live in the
+/// EBDA from here to its end. OSPM finds the RSDP by searching the EBDA's first KiB on 16-byte
+/// boundaries (ACPI 6.5, 5.2.5.1); the EBDA is reserved in the E820 map, so the tables stay
+/// intact. The EBDA's first 256 bytes are left to the BIOS's own data.
+pub const ACPI_TABLES_START: u64 = EBDA_START + 0x100;
+pub const ACPI_TABLES_END: u64 = EBDA_START + EBDA_SIZE;
 /// VGA memory window (graphics at A0000, monochrome text at B0000, colour text at B8000).
 pub const VGA_START: u64 = 0xA_0000;
 pub const VGA_SIZE: u64 = 0x2_0000;

@@ -9,6 +9,7 @@
 //! Shared with the machine: [`Control`] (A20 gate, stop requests: exit, reset, power off) and
 //! [`Wakeup`] (what a vCPU halted in HLT sleeps on until an interrupt may be pending).
 
+pub mod acpi;
 pub mod cmos;
 pub mod debugcon;
 pub mod exit;

@@ -7,6 +7,7 @@ use std::io::Write;
 use std::sync::{Arc, Mutex};
 
 use super::Control;
+use super::acpi::{AcpiPm, AcpiPmPort, PM_TMR_LEN, PM1_CNT_LEN, PM1_EVT_LEN, PmBlock};
 use super::cmos::{CMOS_SIZE, Cmos, CmosPort};
 use super::debugcon::{DebugCon, DebugConPort};
 use super::exit::ExitPort;
@@ -57,6 +58,8 @@ pub struct PcDevices {
     pub i8042: Arc<Mutex<I8042>>,
     pub post: Arc<Mutex<Post>>,
     pub debugcon: Arc<Mutex<DebugCon>>,
+    /// The ACPI power-management registers and PM timer (both backends).
+    pub acpi: Arc<Mutex<AcpiPm>>,
 }
 
 impl PcDevices {
@@ -75,8 +78,9 @@ impl PcDevices {
             cmos: Arc::new(Mutex::new(Cmos::new(cfg.clock.clone(), irq(IRQ_RTC), cfg.ram_below_4g, cfg.ram_above_4g))),
             serial: Arc::new(Mutex::new(Serial::new(irq(IRQ_COM1), cfg.serial_out))),
             i8042: Arc::new(Mutex::new(I8042::new(cfg.control.clone(), irq(IRQ_KEYBOARD), irq(IRQ_MOUSE)))),
-            post: Arc::new(Mutex::new(Post::new(cfg.clock))),
+            post: Arc::new(Mutex::new(Post::new(cfg.clock.clone()))),
             debugcon: Arc::new(Mutex::new(DebugCon::new(cfg.debugcon_out))),
+            acpi: Arc::new(Mutex::new(AcpiPm::new(cfg.clock.clone(), irq(IRQ_SCI), cfg.control.clone()))),
             control: cfg.control,
             pic,
         }
@@ -108,6 +112,14 @@ impl PcDevices {
             (PORT_EXIT, 1, "exit", dev(ExitPort::new(self.control.clone()))),
             (PORT_DEBUGCON, 1, "debugcon", dev(DebugConPort(self.debugcon.clone()))),
             (PORT_COM1, UART_PORTS, "com1", dev(SerialPort(self.serial.clone()))),
+            (PORT_ACPI_PM1A_EVT, PM1_EVT_LEN, "acpi-pm1a-evt", dev(AcpiPmPort::new(self.acpi.clone(), PmBlock::Event))),
+            (
+                PORT_ACPI_PM1A_CNT,
+                PM1_CNT_LEN,
+                "acpi-pm1a-cnt",
+                dev(AcpiPmPort::new(self.acpi.clone(), PmBlock::Control)),
+            ),
+            (PORT_ACPI_PM_TMR, PM_TMR_LEN, "acpi-pm-tmr", dev(AcpiPmPort::new(self.acpi.clone(), PmBlock::Timer))),
         ]);
         v
     }
@@ -120,23 +132,22 @@ impl PcDevices {
         Ok(())
     }
 
-    /// Raise the timer interrupts due by `now_ns` (PIT and RTC). Call it from the vCPU loop
-    /// at least when guest time passes [`PcDevices::next_event_ns`].
+    /// Raise the timer interrupts due by `now_ns` (PIT, RTC, the ACPI PM timer's overflow).
+    /// Call it from the vCPU loop at least when guest time passes [`PcDevices::next_event_ns`].
     pub fn poll(&self, now_ns: u64) {
         if let Some(pit) = &self.pit {
             lock(pit).poll(now_ns);
         }
         lock(&self.cmos).poll(now_ns);
+        lock(&self.acpi).poll(now_ns);
     }
 
     /// Guest time of the next timer interrupt, if any (a halted vCPU may sleep until then).
     pub fn next_event_ns(&self) -> Option<u64> {
         let pit = self.pit.as_ref().and_then(|p| lock(p).next_event_ns());
         let rtc = lock(&self.cmos).next_event_ns();
-        match (pit, rtc) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        let acpi = lock(&self.acpi).next_event_ns();
+        [pit, rtc, acpi].into_iter().flatten().min()
     }
 }
 
@@ -240,6 +251,48 @@ mod tests {
         assert_eq!(inb(&bus, PORT_I8042_DATA), 0x1C);
     }
 
+    /// OSPM's S5 entry through the bus: SLP_TYP = 7 then SLP_EN in PM1a control at 0x604.
+    #[test]
+    fn acpi_s5_through_the_pm1a_control_port_powers_off() {
+        let (devs, bus, _) = machine();
+        assert_eq!(inb(&bus, PORT_ACPI_PM1A_CNT) & 1, 1, "SCI_EN set from power-on");
+        assert!(bus.write(PORT_ACPI_PM1A_CNT as u64, &(7u16 << 10 | 1).to_le_bytes()));
+        assert_eq!(devs.control.stop_requested(), None);
+        assert!(bus.write(PORT_ACPI_PM1A_CNT as u64, &(7u16 << 10 | 1 << 13 | 1).to_le_bytes()));
+        assert_eq!(devs.control.stop_requested(), Some(super::super::StopReason::PowerOff));
+    }
+
+    /// The SCI is IRQ 9 on the slave PIC, level triggered through the ELCR, as Linux sets it
+    /// up in PIC mode: the PM timer's overflow with TMR_EN arrives as vector 0x71 and stays
+    /// pending until TMR_STS is cleared.
+    #[test]
+    fn the_acpi_sci_is_a_level_irq_9_on_the_slave_pic() {
+        let (devs, bus, clock) = machine();
+        for (port, v) in [(0x20, 0x11), (0x21, 0x08), (0x21, 4), (0x21, 1), (0x21, 0xFB)] {
+            out(&bus, PORT_PIC_MASTER + port - 0x20, v);
+        }
+        for (port, v) in [(0xA0, 0x11), (0xA1, 0x70), (0xA1, 2), (0xA1, 1), (0xA1, 0xFD)] {
+            out(&bus, PORT_PIC_SLAVE + port - 0xA0, v);
+        }
+        out(&bus, PORT_ELCR + 1, 0x02); // IRQ 9 level triggered
+        let mut t = [0u8; 4];
+        bus.read(PORT_ACPI_PM_TMR as u64, &mut t);
+        assert!(bus.write(PORT_ACPI_PM1A_EVT as u64 + 2, &1u16.to_le_bytes())); // TMR_EN
+        let due = devs.next_event_ns().unwrap();
+        assert!((2_343_000_000..2_344_000_000).contains(&due), "TMR_STS due at 2^23 ticks, not {due} ns");
+        clock.skip_to(due);
+        devs.poll(clock.now_ns());
+        assert_eq!(lock(devs.pic.as_ref().unwrap()).acknowledge(), Some(0x71));
+        out(&bus, PORT_PIC_SLAVE, 0x20);
+        out(&bus, PORT_PIC_MASTER, 0x20);
+        assert_eq!(lock(devs.pic.as_ref().unwrap()).acknowledge(), Some(0x71), "level: still asserted");
+        // The handler clears TMR_STS, then sends the EOIs: nothing is pending any more.
+        assert!(bus.write(PORT_ACPI_PM1A_EVT as u64, &1u16.to_le_bytes()));
+        out(&bus, PORT_PIC_SLAVE, 0x20);
+        out(&bus, PORT_PIC_MASTER, 0x20);
+        assert_eq!(lock(devs.pic.as_ref().unwrap()).acknowledge(), None);
+    }
+
     #[test]
     fn grub_tsc_calibration_loop_terminates() {
         // grub-core/kern/i386/tsc_pit.c: gate off, counter 2 mode 0 with 0xFFFF... then
@@ -333,6 +386,9 @@ mod external_tests {
         for absent in ["pic-master", "pic-slave", "elcr", "pit", "system-port-b"] {
             assert!(!names.contains(&absent), "{absent} mapped with an external irqchip");
         }
+        for present in ["acpi-pm1a-evt", "acpi-pm1a-cnt", "acpi-pm-tmr"] {
+            assert!(names.contains(&present), "{present} missing with an external irqchip");
+        }
         let mut bus = Bus::new();
         devs.map_ports(&mut bus).unwrap();
         bus.write(PORT_COM1 as u64 + 1, &[0x01]);
@@ -340,5 +396,10 @@ mod external_tests {
         assert_eq!(lock(&devs.serial).enqueue_input(b"k"), 1);
         let com1 = lock(&lines).iter().find(|(n, _)| *n == IRQ_COM1).map(|l| l.1.clone()).unwrap();
         assert!(com1.edges.load(Ordering::SeqCst) >= 1, "COM1 input raised no edge on IRQ 4");
+        // The SCI goes to line 9 of the external irqchip.
+        lock(&devs.acpi).press_power_button();
+        bus.write(PORT_ACPI_PM1A_EVT as u64 + 2, &(1u16 << 8).to_le_bytes());
+        let sci = lock(&lines).iter().find(|(n, _)| *n == IRQ_SCI).map(|l| l.1.clone()).unwrap();
+        assert!(sci.level.load(Ordering::SeqCst), "the power button raised no SCI on IRQ 9");
     }
 }

@@ -2,9 +2,10 @@
 //! through the BIOS call port. One file per service, handlers named by interrupt and function
 //! (as SeaBIOS's `handle_1302`): `video.rs` INT 10h, `disk.rs` INT 13h, `system.rs` INT 15h,
 //! `keyboard.rs` INT 16h, `time.rs` INT 1Ah, `boot.rs` INT 18h/19h and the direct kernel boot,
-//! `post.rs` the tables POST builds; this file holds the device and the small services
+//! `post.rs` the tables POST builds, `acpi.rs` the ACPI tables; this file holds the device and the small services
 //! (INT 11h, 12h, 14h, 17h).
 
+pub mod acpi;
 mod boot;
 mod disk;
 pub mod frame;

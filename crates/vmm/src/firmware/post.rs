@@ -1,4 +1,5 @@
-//! POST's tables: the interrupt vector table, the BIOS data area, the EBDA and a clear screen.
+//! POST's tables: the interrupt vector table, the BIOS data area, the EBDA (with the ACPI
+//! tables in it) and a clear screen.
 //! Addresses of the ROM's entry points are those in guest/bios.S (IBM PC/AT locations).
 
 use super::Bios;
@@ -174,9 +175,14 @@ impl Bios {
         // EBDA: its size in KiB in the first word.
         let _ = m.write_slice(&vec![0u8; EBDA_SIZE as usize], GuestAddress(EBDA_START));
         w16(m, EBDA_START, (EBDA_SIZE >> 10) as u16);
+        // ACPI tables in the EBDA, where OSPM looks for the RSDP.
+        let acpi = super::acpi::write(m);
         // Video: mode 3, 80x25 colour text, cursor at the top left.
         self.set_mode(3);
-        self.cfg.trace.event("POST: IVT, BIOS data area and EBDA built, screen cleared".to_string());
+        self.cfg.trace.event(format!(
+            "POST: IVT, BIOS data area and EBDA built, ACPI tables (RSDP at {:#x}) written, screen cleared",
+            acpi.rsdp
+        ));
     }
 
     /// Timer ticks (18.2 Hz) since midnight, from the RTC.
