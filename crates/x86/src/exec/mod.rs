@@ -191,7 +191,7 @@ fn select(i: &Instruction, opsz: u8) -> (Handler, u8) {
         M::Btc => data::bt::<3>,
         M::Bsf => data::bsf,
         M::Bsr => data::bsr,
-        M::Nop | M::Pause | M::Wait => data::nop,
+        M::Nop | M::Pause => data::nop,
         M::Lahf => data::lahf,
         M::Sahf => data::sahf,
         M::Clc | M::Stc | M::Cmc | M::Cld | M::Std => data::flag_op,
