@@ -81,6 +81,9 @@ impl x86::Bus for OpsBus<'_> {
     fn exec_watch_hit(&mut self, lin: u64) {
         self.ops.exec_watch_hit(lin);
     }
+    fn fpu_error(&mut self, asserted: bool) {
+        self.ops.fpu_error(asserted);
+    }
 }
 
 fn size_mask(size: u8) -> u32 {

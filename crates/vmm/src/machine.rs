@@ -280,6 +280,10 @@ impl VmOps for Machine {
         self.control.a20_enabled()
     }
 
+    fn fpu_error(&mut self, asserted: bool) {
+        self.pc.fpu_irq.set_level(asserted);
+    }
+
     fn exec_watch_generation(&mut self) -> u64 {
         self.trace.watch_generation()
     }

@@ -6,6 +6,8 @@ pub const SIGNATURE: u32 = 0x0000_0480;
 
 /// CPUID.1:EDX feature bits the emulator implements.
 pub mod feature {
+    /// x87 FPU on chip (with FCMOVcc and FCOMI, which also need CMOV advertised to be used).
+    pub const FPU: u32 = 1 << 0;
     pub const VME: u32 = 1 << 1;
     pub const TSC: u32 = 1 << 4;
     pub const MSR: u32 = 1 << 5;
@@ -20,7 +22,7 @@ pub fn cpuid(leaf: u32, _subleaf: u32) -> (u32, u32, u32, u32) {
     const MAX_BASIC: u32 = 1;
     match leaf {
         0 => (MAX_BASIC, VENDOR[0], VENDOR[2], VENDOR[1]),
-        1 => (SIGNATURE, 0, 0, feature::TSC | feature::MSR | feature::CX8),
+        1 => (SIGNATURE, 0, 0, feature::FPU | feature::TSC | feature::MSR | feature::CX8),
         0x8000_0000 => (0x8000_0000, 0, 0, 0),
         // Intel: leaves above the maximum return the highest basic leaf's values.
         l if l > 0x8000_0000 || (l > MAX_BASIC && l < 0x8000_0000) => cpuid(MAX_BASIC, 0),

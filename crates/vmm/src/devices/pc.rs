@@ -57,6 +57,8 @@ pub struct PcDevices {
     pub i8042: Arc<Mutex<I8042>>,
     pub post: Arc<Mutex<Post>>,
     pub debugcon: Arc<Mutex<DebugCon>>,
+    /// IRQ 13, driven by the x87's FERR# and cleared by a write to port F0h.
+    pub fpu_irq: Irq,
 }
 
 impl PcDevices {
@@ -77,6 +79,7 @@ impl PcDevices {
             i8042: Arc::new(Mutex::new(I8042::new(cfg.control.clone(), irq(IRQ_KEYBOARD), irq(IRQ_MOUSE)))),
             post: Arc::new(Mutex::new(Post::new(cfg.clock))),
             debugcon: Arc::new(Mutex::new(DebugCon::new(cfg.debugcon_out))),
+            fpu_irq: irq(IRQ_FPU),
             control: cfg.control,
             pic,
         }
@@ -103,7 +106,7 @@ impl PcDevices {
             (PORT_CMOS, 2, "cmos", dev(CmosPort(self.cmos.clone()))),
             (PORT_POST, 1, "post", dev(PostPort(self.post.clone()))),
             (PORT_SYSTEM_A, 1, "system-port-a", dev(SystemControlA::new(self.control.clone()))),
-            (PORT_FPU, 2, "fpu", dev(FpuPort)),
+            (PORT_FPU, 2, "fpu", dev(FpuPort::new(self.fpu_irq.clone()))),
             (PORT_EXIT, 1, "exit", dev(ExitPort::new(self.control.clone()))),
             (PORT_DEBUGCON, 1, "debugcon", dev(DebugConPort(self.debugcon.clone()))),
             (PORT_COM1, UART_PORTS, "com1", dev(SerialPort(self.serial.clone()))),
