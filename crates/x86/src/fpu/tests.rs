@@ -765,3 +765,80 @@ fn fcomi_sets_eflags() {
     assert_eq!(m.cpu.s.rflags & (flags::ZF | flags::PF | flags::CF), flags::CF);
     assert_eq!(m.sw() >> 11 & 7, 7);
 }
+
+impl Machine {
+    /// Switch to 32-bit protected mode with flat CS (selector 08h) and DS (10h) caches.
+    fn protected32(mut self) -> Self {
+        use crate::state::{Segment, attr};
+        let mut s = self.cpu.state().clone();
+        s.cr0 |= cr0::PE;
+        s.seg[crate::state::CS] =
+            Segment { selector: 0x08, base: 0, limit: 0xFFFF_FFFF, attr: attr::REAL_CODE | attr::DB };
+        for i in [crate::state::DS, crate::state::ES, crate::state::SS] {
+            s.seg[i] = Segment { selector: 0x10, base: 0, limit: 0xFFFF_FFFF, attr: attr::REAL_DATA | attr::DB };
+        }
+        self.cpu.set_state(&mut self.bus, s);
+        self
+    }
+}
+
+/// FNSAVE in 32-bit protected mode (SDM Vol. 1, Figure 8-9): FCS in bits 0-15 and the opcode in
+/// bits 16-26 of the fifth dword; FDS with a reserved (FFFFh) upper half.
+#[test]
+fn fnsave_protected_mode_layout_byte_for_byte() {
+    // FLD1 (1000h); FLD dword [4000h] (1002h: D9 05 00400000); FNSAVE [4010h] (1008h).
+    let code = [&FLD1[..], &[0xD9, 0x05, 0x00, 0x40, 0, 0], &[0xDD, 0x35, 0x10, 0x40, 0, 0]].concat();
+    let mut m = Machine::new(&code).protected32().data(0, &2.5f32.to_bits().to_le_bytes());
+    assert_eq!(m.run(), None);
+    let mut want = vec![];
+    for d in [
+        0xFFFF_037Fu32,
+        0xFFFF_0000 | (6 << 11),
+        0xFFFF_0FFF,
+        0x1002,               // FIP
+        0x08 | (0x105 << 16), // FCS, opcode D9 05 -> 1 << 8 | 05
+        0x4000,               // FDP
+        0xFFFF_0010,          // FDS
+    ] {
+        want.extend_from_slice(&d.to_le_bytes());
+    }
+    want.extend_from_slice(&f80_bytes(f(2.5)));
+    want.extend_from_slice(&f80_bytes(F80::ONE));
+    want.extend_from_slice(&[0; 60]);
+    assert_eq!(m.mem(0x10, 108), &want[..]);
+}
+
+/// FXSAVE: FCW, FSW, the abridged tag (one bit per non-empty physical register), FOP, FIP, FCS,
+/// FDP, FDS, then ST(0)..ST(7) in 16-byte slots; MXCSR (bytes 24-31) is left alone. FXRSTOR of
+/// that image restores the state. A misaligned operand is #GP(0).
+#[test]
+fn fxsave_layout_and_fxrstor() {
+    // FLD1 (1000h); FLDPI (1002h); FXSAVE [4000h] (1004h); FNINIT; FXRSTOR [4000h].
+    let code = [
+        &FLD1[..],
+        &[0xD9, 0xEB],
+        &[0x0F, 0xAE, 0x05, 0x00, 0x40, 0, 0],
+        &[0xDB, 0xE3],
+        &[0x0F, 0xAE, 0x0D, 0x00, 0x40, 0, 0],
+    ]
+    .concat();
+    let mut m = Machine::new(&code).protected32().data(24, &[0xAA; 8]);
+    assert_eq!(m.run(), None);
+    let mut want = vec![0x7F, 0x03, 0x00, 0x30, 0xC0, 0, 0xEB, 0x01];
+    want.extend_from_slice(&0x1002u32.to_le_bytes());
+    want.extend_from_slice(&[0x08, 0, 0, 0]);
+    want.extend_from_slice(&[0; 8]); // FDP, FDS: no memory operand yet
+    want.extend_from_slice(&[0xAA; 8]);
+    for v in [x(0x4000, 0xC90FDAA22168C235), F80::ONE] {
+        want.extend_from_slice(&f80_bytes(v));
+        want.extend_from_slice(&[0; 6]);
+    }
+    want.extend_from_slice(&[0; 96]);
+    assert_eq!(m.mem(0, 160), &want[..]);
+    assert_eq!((m.sw(), m.cpu.fpu.tag_word()), (6 << 11, 0x0FFF), "FXRSTOR brought the stack back");
+    assert_eq!(m.cpu.fpu.st(1), Some(f80_bytes(F80::ONE)));
+    let mut m = Machine::new(&[0x0F, 0xAE, 0x05, 0x08, 0x40, 0, 0]).protected32();
+    // No IDT here: the #GP(0) escalates, but it is the first exception.
+    let r = m.cpu.run(&mut m.bus, 1);
+    assert!(matches!(r, Exit::TripleFault { first: 13, .. }), "{r:?}");
+}
