@@ -75,15 +75,16 @@ impl Default for Fpu {
 }
 
 impl Fpu {
-    /// The power-on state, as FNINIT leaves it (SDM Vol. 1, Table 8-8): control word 037Fh,
-    /// status word 0, all registers empty, pointers 0. The registers hold +0.
+    /// The state after power-on or RESET (SDM Vol. 3, Table 9-1): control word 0040h (every
+    /// exception unmasked, 24-bit precision), status word 0, tag word 5555h (every register
+    /// holding +0), pointers 0. Firmware executes FNINIT before using the FPU.
     pub fn new() -> Self {
         Fpu {
             regs: [F80::ZERO; 8],
-            cw: 0x037F,
+            cw: 0x0040,
             sw: 0,
             top: 0,
-            empty: 0xFF,
+            empty: 0,
             fip: 0,
             fcs: 0,
             fdp: 0,
@@ -93,11 +94,11 @@ impl Fpu {
         }
     }
 
-    /// FNINIT: everything but the data registers' contents goes back to its power-on value.
+    /// FNINIT (SDM Vol. 1, Table 8-8): control word 037Fh, status word 0, every register empty
+    /// (their contents kept), pointers and opcode 0.
     pub(crate) fn init(&mut self) {
-        let regs = self.regs;
-        let ferr = self.ferr;
-        *self = Fpu::new();
+        let (regs, ferr) = (self.regs, self.ferr);
+        *self = Fpu { cw: 0x037F, empty: 0xFF, ..Fpu::new() };
         self.regs = regs;
         self.ferr = ferr;
     }

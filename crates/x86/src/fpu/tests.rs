@@ -502,8 +502,8 @@ struct Machine {
 }
 
 impl Machine {
-    /// Real mode at 0000:1000 with `code` then HLT; every interrupt vector v points at a HLT at
-    /// 0000:3000+v.
+    /// Real mode at 0000:1000 with `code` then HLT, the FPU initialized; every interrupt vector
+    /// v points at a HLT at 0000:3000+v.
     fn new(code: &[u8]) -> Self {
         let mut ram = vec![0u8; 0x10000];
         for v in 0..256 {
@@ -522,6 +522,8 @@ impl Machine {
         s.gpr[crate::state::RSP] = 0x0F00;
         s.cr0 |= cr0::NE;
         cpu.set_state(&mut bus, s);
+        // As firmware leaves it (POST executes FNINIT).
+        cpu.fpu.init();
         Machine { cpu, bus, ram }
     }
     fn cr0(mut self, set: u64, clear: u64) -> Self {
@@ -575,10 +577,11 @@ fn fldcw(n: u8) -> [u8; 4] {
 
 #[test]
 fn power_on_and_fninit_state() {
+    // Power-on and RESET: SDM Vol. 3, Table 9-1.
     let fpu = super::Fpu::new();
-    assert_eq!((fpu.control_word(), fpu.status_word(), fpu.tag_word()), (0x037F, 0, 0xFFFF));
-    // FLD1, FLD1, FDIVP; FNINIT: back to the power-on words, pointers cleared.
-    let mut m = Machine::new(&[FLD1, FLD1, [0xDE, 0xF9], [0xDB, 0xE3]].concat());
+    assert_eq!((fpu.control_word(), fpu.status_word(), fpu.tag_word()), (0x0040, 0, 0x5555));
+    // FNINIT; FLD1, FLD1, FDIVP; FNINIT: FNINIT's words (SDM Vol. 1, Table 8-8), pointers cleared.
+    let mut m = Machine::new(&[[0xDB, 0xE3], FLD1, FLD1, [0xDE, 0xF9], [0xDB, 0xE3]].concat());
     assert_eq!(m.run(), None);
     let f = &m.cpu.fpu;
     assert_eq!((f.control_word(), f.status_word(), f.tag_word(), f.pointers()), (0x037F, 0, 0xFFFF, (0, 0, 0, 0, 0)));
