@@ -96,6 +96,8 @@ post:
     mov sp, 0x7C00
     mov ds, ax
     mov es, ax
+    # The math coprocessor: from its power-on state (every exception unmasked) to FNINIT's.
+    fninit
     # The two i8259 PICs: edge triggered, cascaded, vectors 08h and 70h, 8086 mode.
     POST 0x10
     mov al, 0x11

@@ -84,6 +84,9 @@ impl x86::Bus for OpsBus<'_> {
     fn guest_time_ns(&mut self) -> Option<u64> {
         self.ops.guest_time_ns()
     }
+    fn fpu_error(&mut self, asserted: bool) {
+        self.ops.fpu_error(asserted);
+    }
 }
 
 fn size_mask(size: u8) -> u32 {

@@ -84,6 +84,9 @@ pub trait VmOps {
     }
     /// Execution reached a watched linear address.
     fn exec_watch_hit(&mut self, _addr: u64) {}
+    /// The x87's FERR# output (emu): asserted while an unmasked x87 exception is pending with
+    /// CR0.NE clear; a PC routes it to IRQ 13.
+    fn fpu_error(&mut self, _asserted: bool) {}
     /// How many instructions the emu CPU may run before the next `poll` (a timer deadline).
     fn slice_instructions(&mut self) -> u64 {
         50_000

@@ -28,7 +28,7 @@ pub const PORT_POST: u16 = 0x80;
 pub const PORT_SYSTEM_A: u16 = 0x92;
 /// i8259 slave PIC: command (0xA0) and data (0xA1).
 pub const PORT_PIC_SLAVE: u16 = 0xA0;
-/// Math coprocessor busy/reset latch (Linux writes 0 to clear IGNNE#); accepted and ignored.
+/// Math coprocessor error latch: a write to F0h clears IRQ 13 (FERR#); F1h is accepted and ignored.
 pub const PORT_FPU: u16 = 0xF0;
 /// ondol's exit port, isa-debug-exit style (QEMU `-device isa-debug-exit,iobase=0xf4`): a
 /// guest writes V and the VM ends with exit status V (0 = success). The same port under QEMU

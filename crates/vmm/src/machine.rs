@@ -302,6 +302,10 @@ impl VmOps for Machine {
         Some(self.clock.now_ns())
     }
 
+    fn fpu_error(&mut self, asserted: bool) {
+        self.pc.fpu_irq.set_level(asserted);
+    }
+
     fn exec_watch_generation(&mut self) -> u64 {
         self.trace.watch_generation()
     }

@@ -4,7 +4,7 @@
 //! generic paths instead of Intel- or AMD-specific ones (microcode MSRs, model quirks) that a
 //! software CPU does not have. What it advertises is what crates/x86 implements: 4 MiB pages
 //! (PSE, PSE-36), PAE paging with NX, global pages, the TSC, MSRs, CMPXCHG8B, CMOV, PAT, debug
-//! extensions. The x87 FPU bit is set once the FPU lands (fpu/).
+//! extensions, and the x87 FPU (fpu/).
 
 /// Family 6, model 1, stepping 0: the processor signature in EDX at reset and in CPUID.1:EAX.
 pub const SIGNATURE: u32 = 0x0000_0610;
@@ -27,7 +27,8 @@ pub mod feature {
 }
 
 /// What CPUID.1:EDX reports.
-pub const FEATURES: u32 = feature::DE
+pub const FEATURES: u32 = feature::FPU
+    | feature::DE
     | feature::PSE
     | feature::TSC
     | feature::MSR
@@ -51,7 +52,7 @@ const MAX_EXTENDED: u32 = 0x8000_0004;
 pub fn cpuid(leaf: u32, _subleaf: u32) -> (u32, u32, u32, u32) {
     match leaf {
         0 => (MAX_BASIC, VENDOR[0], VENDOR[2], VENDOR[1]),
-        1 => (SIGNATURE, 0, 0, FEATURES | crate::fpu::CPUID_BITS),
+        1 => (SIGNATURE, 0, 0, FEATURES),
         0x8000_0000 => (MAX_EXTENDED, 0, 0, 0),
         0x8000_0001 => (0, 0, 0, feature::NX),
         0x8000_0002..=0x8000_0004 => {

@@ -60,6 +60,8 @@ pub struct PcDevices {
     pub debugcon: Arc<Mutex<DebugCon>>,
     /// The ACPI power-management registers and PM timer (both backends).
     pub acpi: Arc<Mutex<AcpiPm>>,
+    /// IRQ 13, driven by the x87's FERR# and cleared by a write to port F0h.
+    pub fpu_irq: Irq,
 }
 
 impl PcDevices {
@@ -81,6 +83,7 @@ impl PcDevices {
             post: Arc::new(Mutex::new(Post::new(cfg.clock.clone()))),
             debugcon: Arc::new(Mutex::new(DebugCon::new(cfg.debugcon_out))),
             acpi: Arc::new(Mutex::new(AcpiPm::new(cfg.clock.clone(), irq(IRQ_SCI), cfg.control.clone()))),
+            fpu_irq: irq(IRQ_FPU),
             control: cfg.control,
             pic,
         }
@@ -108,7 +111,7 @@ impl PcDevices {
             (PORT_POST, 1, "post", dev(PostPort(self.post.clone()))),
             (PORT_SYSTEM_A, 1, "system-port-a", dev(SystemControlA::new(self.control.clone()))),
             (PORT_RESET_CONTROL, 1, "reset-control", dev(ResetControl::new(self.control.clone()))),
-            (PORT_FPU, 2, "fpu", dev(FpuPort)),
+            (PORT_FPU, 2, "fpu", dev(FpuPort::new(self.fpu_irq.clone()))),
             (PORT_EXIT, 1, "exit", dev(ExitPort::new(self.control.clone()))),
             (PORT_DEBUGCON, 1, "debugcon", dev(DebugConPort(self.debugcon.clone()))),
             (PORT_COM1, UART_PORTS, "com1", dev(SerialPort(self.serial.clone()))),

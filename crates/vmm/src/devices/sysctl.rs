@@ -1,6 +1,7 @@
 //! System control port A (0x92, "fast A20": bit 1 = A20 gate, bit 0 = CPU reset pulse), the
-//! chipset's reset control register (0xCF9), and the math coprocessor ports 0xF0/0xF1 (busy latch clear, coprocessor reset), which are
-//! accepted and ignored.
+//! chipset's reset control register (0xCF9), and the math coprocessor ports 0xF0/0xF1: a write
+//! to 0xF0 clears the IRQ 13 the x87's FERR# raised (as the PC/AT's latch does); 0xF1
+//! (coprocessor reset) is ignored.
 //!
 //! Reference: IBM PS/2 Hardware Interface Technical Reference, "System Control Port A";
 //! Intel 82371AB (PIIX4) datasheet 4.1.9 (Port 92h) and 4.1.17 (Reset Control Register).
@@ -9,6 +10,7 @@ use std::sync::Arc;
 
 use super::{Control, StopReason, read_bytes, write_bytes};
 use crate::bus::BusDevice;
+use crate::irq::Irq;
 
 const A20: u8 = 0x02;
 const RESET: u8 = 0x01;
@@ -88,16 +90,28 @@ impl BusDevice for ResetControl {
     }
 }
 
-/// Ports 0xF0-0xF1 ([`crate::layout::PORT_FPU`], 2 ports): writes are accepted and ignored
-/// (there is no FERR#/IGNNE# wiring to emulate); reads float high.
-pub struct FpuPort;
+/// Ports 0xF0-0xF1 ([`crate::layout::PORT_FPU`], 2 ports): a write to 0xF0 lowers IRQ 13
+/// (the FERR# latch); 0xF1 is ignored; reads float high.
+pub struct FpuPort {
+    irq: Irq,
+}
+
+impl FpuPort {
+    pub fn new(irq: Irq) -> Self {
+        FpuPort { irq }
+    }
+}
 
 impl BusDevice for FpuPort {
     fn read(&mut self, _offset: u64, data: &mut [u8]) {
         data.fill(0xFF);
     }
 
-    fn write(&mut self, _offset: u64, _data: &[u8]) {}
+    fn write(&mut self, offset: u64, _data: &[u8]) {
+        if offset == 0 {
+            self.irq.set_level(false);
+        }
+    }
 }
 
 #[cfg(test)]
@@ -153,10 +167,16 @@ mod tests {
     }
 
     #[test]
-    fn linux_fpu_writes_are_ignored() {
-        let mut f = FpuPort;
-        f.write(0, &[0]);
+    fn port_f0_clears_the_fpu_interrupt() {
+        use crate::irq::{IrqLine, TestIrq};
+        use std::sync::atomic::Ordering;
+        let line = Arc::new(TestIrq::default());
+        let mut f = FpuPort::new(line.clone());
+        line.set_level(true);
         f.write(1, &[0]);
+        assert!(line.level.load(Ordering::SeqCst), "F1h leaves IRQ 13 alone");
+        f.write(0, &[0]);
+        assert!(!line.level.load(Ordering::SeqCst), "F0h clears it");
         let mut d = [0u8];
         f.read(0, &mut d);
         assert_eq!(d[0], 0xFF);

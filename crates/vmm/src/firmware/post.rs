@@ -162,9 +162,9 @@ impl Bios {
         let b = |off: u64| BDA_START + off;
         w16(m, b(bda::COM_PORTS), crate::layout::PORT_COM1);
         w16(m, b(bda::EBDA_SEGMENT), (EBDA_START >> 4) as u16);
-        // Equipment: 80x25 colour (bits 4-5 = 10b), PS/2 mouse (bit 2), one serial port
-        // (bits 9-11). No diskette, no math coprocessor (the emu CPU has none yet).
-        w16(m, b(bda::EQUIPMENT), 0x0020 | 0x0004 | (1 << 9));
+        // Equipment: 80x25 colour (bits 4-5 = 10b), PS/2 mouse (bit 2), math coprocessor
+        // (bit 1: the x87 on either backend), one serial port (bits 9-11). No diskette.
+        w16(m, b(bda::EQUIPMENT), 0x0020 | 0x0004 | 0x0002 | (1 << 9));
         w16(m, b(bda::BASE_MEMORY_KIB), (EBDA_START >> 10) as u16);
         w16(m, b(bda::KBD_HEAD), 0x1E);
         w16(m, b(bda::KBD_TAIL), 0x1E);

@@ -195,7 +195,7 @@ fn select(i: &Instruction, opsz: u8) -> (Handler, u8) {
         // newer meaning.
         M::Bsf | M::Tzcnt => data::bsf,
         M::Bsr | M::Lzcnt => data::bsr,
-        M::Nop | M::Pause | M::Wait => data::nop,
+        M::Nop | M::Pause => data::nop,
         M::Lahf => data::lahf,
         M::Sahf => data::sahf,
         M::Clc | M::Stc | M::Cmc | M::Cld | M::Std => data::flag_op,
