@@ -2,7 +2,7 @@
 //! must print the same thing on COM1. QEMU is the independent oracle for programs the CI host's
 //! KVM cannot run (real-mode INT, exceptions through the IVT, decimal adjust, the x87). Needs
 //! qemu-system-i386 (scripts/deps installs it); without it the test fails and says so. The x87
-//! programs are also compared with what Bochs printed for them (recorded in tests/bochs/).
+//! programs are also run on Bochs, the more exact x87 reference, and must print the same.
 
 mod common;
 
@@ -13,9 +13,8 @@ use vmm::machine::{Boot, Outcome};
 
 const PROGRAMS: &[&str] = &["interrupts", "bcd", "alu", "strings", "control", "hello", "fpu-arith", "fpu-convert"];
 
-/// x87 programs checked against Bochs (its output recorded in tests/bochs/NAME.txt with
-/// `../shared/tools/ref-run --only bochs`, the trailing newline ref-run adds removed). Bochs is
-/// the more exact x87 reference; these are kept out of the QEMU comparison where QEMU differs:
+/// x87 programs checked against Bochs, the more exact x87 reference; these are kept out of the
+/// QEMU comparison where QEMU differs:
 /// - fpu-stack: QEMU detects no stack overflow or underflow (no IE + SF, no indefinite), never
 ///   sets the round-up bit C1, raises no #D for a single-precision denormal load, and leaves C0
 ///   clear for FPREM1's quotient bit 2;
@@ -77,12 +76,11 @@ fn emu_prints_what_qemu_prints_for_every_program() {
 }
 
 #[test]
-fn emu_prints_what_bochs_printed_for_the_x87_programs() {
+fn emu_prints_what_bochs_prints_for_the_x87_programs() {
     for name in BOCHS_PROGRAMS {
         let ours = on_emu(name);
-        let path = format!("{}/tests/bochs/{name}.txt", env!("CARGO_MANIFEST_DIR"));
-        let theirs = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
-        assert!(!theirs.is_empty(), "{name}: the Bochs recording is empty");
-        assert_eq!(ours, theirs, "{name}: ondol emu and the Bochs recording disagree");
+        let theirs = common::on_bochs(name, program(name), None);
+        assert!(!theirs.is_empty(), "{name}: Bochs printed nothing");
+        assert_eq!(ours, theirs, "{name}: ondol emu and Bochs disagree");
     }
 }
