@@ -5,8 +5,7 @@
 //!
 //! The guest is built by scripts/fetch-assets (through scripts/make-linux-disk) into
 //! .cache/linux/ (or $ONDOL_LINUX). The same kernel, initramfs and command line run in
-//! qemu-system-i386 (TCG) as the reference, which must pass today; the ondol runs need the
-//! protected-mode CPU of issue 4 and are ignored until it lands (`cargo test -- --ignored`).
+//! qemu-system-i386 (TCG) as the reference.
 
 use std::path::PathBuf;
 use std::process::{Command, Output};
@@ -79,7 +78,6 @@ fn path(p: PathBuf) -> String {
 }
 
 #[test]
-#[ignore = "needs the protected-mode CPU (issue 4): run with --ignored"]
 fn ondol_emu_boots_the_686_kernel_directly_to_the_busybox_shell_and_powers_off() {
     let (kernel, initrd, cmdline) = (path(linux("vmlinuz")), path(linux("initrd.gz")), cmdline());
     let (o, t) = ondol(&["--kernel", &kernel, "--initrd", &initrd, "--cmdline", &cmdline]);
@@ -87,7 +85,6 @@ fn ondol_emu_boots_the_686_kernel_directly_to_the_busybox_shell_and_powers_off()
 }
 
 #[test]
-#[ignore = "needs the protected-mode CPU (issue 4): run with --ignored"]
 fn ondol_emu_boots_the_syslinux_disk_through_its_bios_to_the_busybox_shell_and_powers_off() {
     let disk = path(linux("linux.img"));
     let (o, t) = ondol(&["--snapshot", "--disk", &disk]);
