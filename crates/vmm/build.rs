@@ -26,7 +26,9 @@ fn link_address(src: &str) -> u64 {
 }
 
 fn assemble(src: &Path, out_dir: &Path) -> PathBuf {
-    let stem = src.file_stem().unwrap().to_string_lossy().to_string();
+    // Named after directory and stem: the same stem may appear in two directories.
+    let dir_name = src.parent().and_then(|d| d.file_name()).unwrap_or_default().to_string_lossy();
+    let stem = format!("{dir_name}-{}", src.file_stem().unwrap().to_string_lossy());
     let text = std::fs::read_to_string(src).expect("read guest source");
     let obj = out_dir.join(format!("{stem}.o"));
     let elf = out_dir.join(format!("{stem}.elf"));
