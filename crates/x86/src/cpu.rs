@@ -2,11 +2,11 @@
 
 use crate::bus::Bus;
 use crate::fault::{Fault, FaultClass, Result, vector};
-use crate::icache::{Decoded, ICache};
+use crate::icache::{Decoded, ICache, MAX_BYTES, MAX_INSNS};
 use crate::mem::{Access, Mmu, PAGE_MASK, PhysMap};
 use crate::msr::{self, Msrs};
 use crate::state::{CS, CpuState, SS, attr, cr0, flags};
-use iced_x86::{Decoder, DecoderError, DecoderOptions};
+use iced_x86::{Decoder, DecoderError, DecoderOptions, FlowControl};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -65,8 +65,8 @@ pub const RECENT: usize = 16;
 pub struct Cpu {
     pub(crate) s: CpuState,
     pub(crate) mmu: Mmu,
-    /// Decoded instructions. A raw allocation (see `Drop`): `step` executes straight from a
-    /// slot while handlers hold `&mut Cpu`, and no handler ever touches the cache.
+    /// Decoded blocks. A raw allocation (see `Drop`): `run` executes straight from a block
+    /// while handlers hold `&mut Cpu`, and no handler ever touches the cache.
     icache: std::ptr::NonNull<ICache>,
     /// The last instruction decoded outside the cache (page-crossing or MMIO fetches), in a
     /// raw allocation for the same reason.
@@ -83,6 +83,11 @@ pub struct Cpu {
     /// RSP at the start of the instruction, restored when it faults.
     saved_rsp: u64,
     icount: u64,
+    /// Host address and length of the block running now: a write there ends the block.
+    blk_host: usize,
+    blk_len: usize,
+    /// The mode or code size changed, or the block's bytes were written: leave the block.
+    pub(crate) block_break: bool,
     pub(crate) halted: bool,
     /// Something may have changed the INTR line or IF: look at it at the next boundary.
     pub(crate) irq_poll: bool,
@@ -132,6 +137,9 @@ impl Cpu {
             cur_ip: 0,
             saved_rsp: 0,
             icount: 0,
+            blk_host: 0,
+            blk_len: 0,
+            block_break: false,
             halted: false,
             irq_poll: true,
             inhibit: false,
@@ -292,6 +300,7 @@ impl Cpu {
             _ => 16,
         };
         self.lin_mask = if self.mode == Mode::Long64 { u64::MAX } else { 0xFFFF_FFFF };
+        self.block_break = true;
         for i in 0..6 {
             self.refresh_segcheck(i);
         }
@@ -353,30 +362,66 @@ impl Cpu {
                     self.irq_poll = false;
                 }
             }
-            let tf = self.s.rflags & flags::TF != 0;
             self.cur_ip = self.s.rip;
             self.saved_rsp = self.s.gpr[crate::state::RSP];
-            self.icount += 1;
-            let r = self.step(bus);
-            if let Err(f) = r {
-                if let Some(exit) = self.exception(bus, f) {
-                    return exit;
+            let (first, n) = match self.fetch_block(bus) {
+                Ok(b) => b,
+                Err(f) => {
+                    // The fetch of the next instruction faulted: it counts as that instruction.
+                    self.icount += 1;
+                    if let Some(exit) = self.exception(bus, f) {
+                        return exit;
+                    }
+                    continue;
                 }
-            } else if tf && !self.halted {
-                // Single-step trap after the instruction (SDM Vol. 3, 17.3.1.4).
-                self.s.dr[6] |= 1 << 14;
-                if let Some(exit) = self.deliver_or_shutdown(bus, vector::DB, None, Event::Exception) {
-                    return exit;
+            };
+            self.block_break = false;
+            self.mmu.changed = false;
+            for k in 0..n {
+                // SAFETY: `first` points at `n` entries of a block in the decode cache or at the
+                // scratch entry (n = 1), raw allocations owned by this CPU that stay in place until
+                // Drop. Only `fetch_block` writes them, and it is not called until this loop ends.
+                let d = unsafe { &*first.add(k) };
+                let tf = self.s.rflags & flags::TF != 0;
+                self.cur_ip = self.s.rip;
+                self.saved_rsp = self.s.gpr[crate::state::RSP];
+                self.recent[(self.icount as usize) % RECENT] =
+                    self.s.seg[CS].base.wrapping_add(self.cur_ip) & self.lin_mask;
+                self.icount += 1;
+                let next = self.cur_ip.wrapping_add(d.len as u64) & self.ip_mask();
+                self.s.rip = next;
+                if let Err(f) = (d.handler)(self, bus, d) {
+                    if let Some(exit) = self.exception(bus, f) {
+                        return exit;
+                    }
+                } else if tf && !self.halted {
+                    // Single-step trap after the instruction (SDM Vol. 3, 17.3.1.4).
+                    self.s.dr[6] |= 1 << 14;
+                    if let Some(exit) = self.deliver_or_shutdown(bus, vector::DB, None, Event::Exception) {
+                        return exit;
+                    }
                 }
-            }
-            if self.halted {
-                self.sync_time();
-                return Exit::Halted;
-            }
-            if self.stop {
-                self.stop = false;
-                self.sync_time();
-                return Exit::Stopped;
+                if self.halted {
+                    self.sync_time();
+                    return Exit::Halted;
+                }
+                if self.stop {
+                    self.stop = false;
+                    self.sync_time();
+                    return Exit::Stopped;
+                }
+                // Leave the block when control went elsewhere (a branch, a REP iteration, an
+                // exception), when interrupts need a look, when the mode or the mapping changed
+                // or the block's own bytes were written, or when the budget is spent.
+                if self.s.rip != next
+                    || self.irq_poll
+                    || self.inhibit
+                    || self.block_break
+                    || self.mmu.changed
+                    || self.icount >= end
+                {
+                    break;
+                }
             }
         }
         self.sync_time();
@@ -402,17 +447,6 @@ impl Cpu {
         true
     }
 
-    #[inline(always)]
-    fn step(&mut self, bus: &mut dyn Bus) -> Result<()> {
-        let d = self.fetch(bus)?;
-        // SAFETY: `d` points into the decode cache or the scratch slot, raw allocations owned
-        // by this CPU that stay in place until Drop. Handlers never touch either (only
-        // `fetch` writes them), so the entry is not changed while the handler runs.
-        let d = unsafe { &*d };
-        self.s.rip = self.cur_ip.wrapping_add(d.len as u64) & self.ip_mask();
-        (d.handler)(self, bus, d)
-    }
-
     /// Mask for the instruction pointer of the current code size.
     #[inline(always)]
     pub(crate) fn ip_mask(&self) -> u64 {
@@ -425,45 +459,89 @@ impl Cpu {
 
     // ---------------------------------------------------------------- fetch & decode
 
+    /// The decoded instructions at CS:RIP: a pointer to the first and how many follow in a
+    /// straight line (a cached block, or one instruction decoded into the scratch entry).
     #[inline(always)]
-    fn fetch(&mut self, bus: &mut dyn Bus) -> Result<*const Decoded> {
+    fn fetch_block(&mut self, bus: &mut dyn Bus) -> Result<(*const Decoded, usize)> {
         let ip = self.s.rip;
         let lin = self.s.seg[CS].base.wrapping_add(ip) & self.lin_mask;
-        self.recent[(self.icount as usize) % RECENT] = lin;
         let user = self.cpl == 3;
-        if lin & !PAGE_MASK <= PAGE_MASK.wrapping_neg() - 16 {
-            let host = match self.mmu.lookup(lin, Access::Exec, user) {
-                Some(h) => h,
-                None => {
-                    self.mmu.translate(bus, lin, Access::Exec, user)?;
-                    match self.mmu.lookup(lin, Access::Exec, user) {
-                        Some(h) => h,
-                        None => return self.fetch_slow(bus, lin),
-                    }
+        let host = match self.mmu.lookup(lin, Access::Exec, user) {
+            Some(h) => h,
+            None => {
+                self.mmu.translate(bus, lin, Access::Exec, user)?;
+                match self.mmu.lookup(lin, Access::Exec, user) {
+                    Some(h) => h,
+                    None => return self.fetch_slow(bus, lin),
                 }
-            };
-            // SAFETY: the TLB maps the whole 4 KiB page to host memory and the 16 bytes
-            // read here end inside that page (checked above).
-            let bytes = unsafe { (host as *const u128).read_unaligned() };
-            let phys = self.mmu.exec_phys(lin, user);
-            let bits = self.bits;
-            // SAFETY: see `step`; no reference into the cache is alive here.
-            let cache = unsafe { self.icache.as_mut() };
-            if let Some(d) = cache.get(phys, bits, bytes) {
-                self.check_cs_limit(ip, d.len)?;
-                return Ok(d as *const Decoded);
             }
-            let d = self.decode(&bytes.to_le_bytes()[..15])?;
-            self.check_cs_limit(ip, d.len)?;
-            if !self.watch.is_empty() && self.watch.contains(&lin) {
-                bus.exec_watch_hit(lin);
+        };
+        let avail = (PAGE_MASK.wrapping_neg() - (lin & !PAGE_MASK)) as usize;
+        let phys = self.mmu.exec_phys(lin, user);
+        let bits = self.bits;
+        // SAFETY: no reference into the cache is alive between blocks (see `run`).
+        let cache = unsafe { self.icache.as_mut() };
+        if let Some(b) = cache.get(phys, bits, host, avail) {
+            if self.mode == Mode::Long64 || ip + b.len as u64 - 1 <= self.s.seg[CS].limit as u64 {
+                self.blk_host = host as usize;
+                self.blk_len = b.len;
+                return Ok((b.insns.as_ptr(), b.n));
             }
-            // SAFETY: as above.
-            let cache = unsafe { self.icache.as_mut() };
-            Ok(cache.insert(phys, bits, bytes, d) as *const Decoded)
-        } else {
-            self.fetch_slow(bus, lin)
         }
+        self.build_block(bus, lin, host, avail, phys)
+    }
+
+    /// Decode the block at `lin` (host memory `host`, `avail` bytes to the end of its page).
+    #[cold]
+    fn build_block(
+        &mut self,
+        bus: &mut dyn Bus,
+        lin: u64,
+        host: *mut u8,
+        avail: usize,
+        phys: u64,
+    ) -> Result<(*const Decoded, usize)> {
+        let ip = self.s.rip;
+        let mut buf = [0u8; MAX_BYTES];
+        let take = avail.min(MAX_BYTES);
+        // SAFETY: the TLB maps the page to host memory and `take` bytes end inside it.
+        unsafe { std::ptr::copy_nonoverlapping(host, buf.as_mut_ptr(), take) };
+        let limit = self.s.seg[CS].limit as u64;
+        let long = self.mode == Mode::Long64;
+        // SAFETY: no reference into the cache is alive between blocks (see `run`).
+        let block = unsafe { self.icache.as_mut() }.start(phys, self.bits);
+        let mut off = 0;
+        while block.n < MAX_INSNS {
+            let here = (lin + off as u64) & self.lin_mask;
+            if block.n > 0 && !self.watch.is_empty() && self.watch.contains(&here) {
+                break; // a watched address starts its own block, so its hit is reported
+            }
+            let d = match self.try_decode(&buf[off..take]) {
+                Ok(d) => d,
+                Err(_) => break, // runs past the page or the block's bytes
+            };
+            let end_ip = ip + off as u64 + d.len as u64 - 1;
+            if !long && end_ip > limit {
+                break;
+            }
+            if block.n == 0 && !self.watch.is_empty() && self.watch.contains(&here) {
+                bus.exec_watch_hit(here);
+            }
+            block.push(d, &buf[off..]);
+            off += d.len as usize;
+            let i = &block.insns[block.n - 1].instr;
+            if i.flow_control() != FlowControl::Next || i.is_invalid() {
+                break;
+            }
+        }
+        if block.n == 0 {
+            // The first instruction crosses the page, runs past CS's limit, or is too long.
+            block.invalidate();
+            return self.fetch_slow(bus, lin);
+        }
+        self.blk_host = host as usize;
+        self.blk_len = block.len;
+        Ok((block.insns.as_ptr(), block.n))
     }
 
     #[inline(always)]
@@ -477,7 +555,7 @@ impl Cpu {
     /// Fetch an instruction that crosses a page or lives outside RAM: byte by byte, asking
     /// for the next page only when the decoder needs its bytes.
     #[cold]
-    fn fetch_slow(&mut self, bus: &mut dyn Bus, lin: u64) -> Result<*const Decoded> {
+    fn fetch_slow(&mut self, bus: &mut dyn Bus, lin: u64) -> Result<(*const Decoded, usize)> {
         self.sync_time();
         let user = self.cpl == 3;
         let mut buf = [0u8; 15];
@@ -502,9 +580,10 @@ impl Cpu {
         if !self.watch.is_empty() && self.watch.contains(&lin) {
             bus.exec_watch_hit(lin);
         }
-        // SAFETY: see `step`; nothing references the scratch slot outside a step.
+        // SAFETY: see `run`; nothing references the scratch entry between blocks.
         unsafe { *self.scratch.as_ptr() = d };
-        Ok(self.scratch.as_ptr())
+        self.blk_len = 0;
+        Ok((self.scratch.as_ptr(), 1))
     }
 
     fn try_decode(&self, bytes: &[u8]) -> core::result::Result<Decoded, DecoderError> {
@@ -643,6 +722,8 @@ impl Cpu {
     #[cold]
     fn read_lin_slow(&mut self, bus: &mut dyn Bus, lin: u64, size: u64, user: bool) -> Result<u64> {
         self.sync_time();
+        // An MMIO read may have a device act (and write memory): leave the block.
+        self.block_break = true;
         let in_page = PAGE_MASK.wrapping_neg() - (lin & !PAGE_MASK);
         if size <= in_page {
             let phys = self.mmu.translate(bus, lin, Access::Read, user)?;
@@ -667,6 +748,11 @@ impl Cpu {
                 // SAFETY: a write TLB entry only exists for writable host RAM; the access ends
                 // inside the page.
                 unsafe { crate::mem::write_host(p, size as usize, v) };
+                // Into the running block (or the 8 bytes before it, so that no write of up to
+                // 8 bytes that overlaps its start is missed)?
+                if (p as usize).wrapping_sub(self.blk_host.wrapping_sub(8)) < self.blk_len + 8 {
+                    self.block_break = true;
+                }
                 return Ok(());
             }
         }
@@ -675,6 +761,8 @@ impl Cpu {
 
     #[cold]
     fn write_lin_slow(&mut self, bus: &mut dyn Bus, lin: u64, size: u64, v: u64, user: bool) -> Result<()> {
+        // RAM written here may hold the running block; MMIO may make a device write memory.
+        self.block_break = true;
         let in_page = PAGE_MASK.wrapping_neg() - (lin & !PAGE_MASK);
         if size <= in_page {
             let phys = self.mmu.translate(bus, lin, Access::Write, user)?;

@@ -1,16 +1,17 @@
-//! Decoded-instruction cache: iced-x86 decodes an instruction once; later fetches of the same
-//! bytes at the same physical address reuse the result.
+//! Decoded-instruction cache: iced-x86 decodes a block of straight-line code once; later
+//! entries at the same physical address reuse the result.
 //!
-//! Each slot keeps the instruction's raw bytes, and a hit requires the bytes in memory to still
-//! match. That makes self-modifying code, DMA into code and a boot sector overwritten by a disk
-//! read all safe without any write tracking. Instructions are decoded at IP 0, so branch targets
-//! and RIP-relative addresses come out relative to the instruction's start and the same entry
-//! serves any linear address the physical page is mapped at.
+//! Each block keeps the raw bytes it was decoded from, and entering it requires the bytes in
+//! memory to still match. That makes self-modifying code, DMA into code and a boot sector
+//! overwritten by a disk read all safe without tracking writes to code pages; a write into the
+//! block that is running ends it after the writing instruction (see `Cpu::run`). Instructions
+//! are decoded at IP 0, so branch targets and RIP-relative addresses come out relative to the
+//! instruction's start and the same entry serves any linear address the page is mapped at.
 
 use crate::exec::Handler;
 use iced_x86::Instruction;
 
-const BITS: u32 = 13;
+const BITS: u32 = 12;
 const SIZE: usize = 1 << BITS;
 
 /// An instruction ready to execute.
@@ -42,17 +43,29 @@ impl Decoded {
     }
 }
 
-#[derive(Clone, Copy)]
-struct Slot {
-    /// Physical address | bitness << 56; `u64::MAX` when empty.
+/// Most instructions in one block.
+pub(crate) const MAX_INSNS: usize = 16;
+/// Most bytes in one block (a block never crosses a 4 KiB page either).
+pub(crate) const MAX_BYTES: usize = 64;
+
+/// A run of instructions that execute one after another: it starts where execution entered
+/// it and ends at the first control transfer, at a page end, or at the size limits.
+pub(crate) struct Block {
+    /// Physical address of the first byte | bitness << 56 | VALID; 0 when empty.
     tag: u64,
-    bytes: u128,
-    mask: u128,
-    d: Decoded,
+    /// Length in bytes.
+    pub len: usize,
+    /// Number of instructions.
+    pub n: usize,
+    /// The bytes the instructions were decoded from.
+    bytes: [u8; MAX_BYTES],
+    pub insns: [Decoded; MAX_INSNS],
 }
 
+const VALID: u64 = 1 << 63;
+
 pub(crate) struct ICache {
-    slots: Box<[Slot]>,
+    blocks: Box<[Block]>,
 }
 
 /// A placeholder entry (raises #UD if ever executed).
@@ -62,8 +75,10 @@ pub(crate) fn empty_decoded() -> Decoded {
 
 impl ICache {
     pub fn new() -> Self {
-        let empty = Slot { tag: u64::MAX, bytes: 0, mask: 0, d: empty_decoded() };
-        ICache { slots: vec![empty; SIZE].into_boxed_slice() }
+        let blocks = (0..SIZE)
+            .map(|_| Block { tag: 0, len: 0, n: 0, bytes: [0; MAX_BYTES], insns: [empty_decoded(); MAX_INSNS] })
+            .collect();
+        ICache { blocks }
     }
 
     #[inline(always)]
@@ -73,27 +88,51 @@ impl ICache {
 
     #[inline(always)]
     fn tag(phys: u64, bits: u32) -> u64 {
-        phys | ((bits as u64) << 56)
+        phys | ((bits as u64) << 56) | VALID
     }
 
-    /// The cached instruction at `phys` if its bytes are still `bytes`.
+    /// The block starting at `phys` if its bytes are still those at `host` (which has at
+    /// least `avail` bytes readable).
     #[inline(always)]
-    pub fn get(&self, phys: u64, bits: u32, bytes: u128) -> Option<&Decoded> {
-        let s = &self.slots[Self::index(phys)];
-        if s.tag == Self::tag(phys, bits) && (s.bytes ^ bytes) & s.mask == 0 { Some(&s.d) } else { None }
+    pub fn get(&self, phys: u64, bits: u32, host: *const u8, avail: usize) -> Option<&Block> {
+        let b = &self.blocks[Self::index(phys)];
+        if b.tag != Self::tag(phys, bits) || b.len > avail {
+            return None;
+        }
+        // SAFETY: the caller vouches for `avail` readable bytes at `host`; b.len <= avail.
+        let mem = unsafe { std::slice::from_raw_parts(host, b.len) };
+        if mem == &b.bytes[..b.len] { Some(b) } else { None }
     }
 
-    /// Store a decoded instruction; returns the cached copy.
-    pub fn insert(&mut self, phys: u64, bits: u32, bytes: u128, d: Decoded) -> &Decoded {
-        let mask = if d.len >= 16 { u128::MAX } else { (1u128 << (8 * d.len as u32)) - 1 };
-        let slot = &mut self.slots[Self::index(phys)];
-        *slot = Slot { tag: Self::tag(phys, bits), bytes: bytes & mask, mask, d };
-        &slot.d
+    /// The slot for a block at `phys`, emptied, to be filled with [`ICache::push`].
+    pub fn start(&mut self, phys: u64, bits: u32) -> &mut Block {
+        let b = &mut self.blocks[Self::index(phys)];
+        b.tag = Self::tag(phys, bits);
+        b.len = 0;
+        b.n = 0;
+        b
     }
 
     pub fn clear(&mut self) {
-        for s in self.slots.iter_mut() {
-            s.tag = u64::MAX;
+        for b in self.blocks.iter_mut() {
+            b.tag = 0;
         }
+    }
+}
+
+impl Block {
+    /// Append an instruction decoded from `bytes` (its first `d.len` bytes). The caller keeps
+    /// within [`MAX_INSNS`] and [`MAX_BYTES`].
+    pub fn push(&mut self, d: Decoded, bytes: &[u8]) {
+        let len = d.len as usize;
+        self.bytes[self.len..self.len + len].copy_from_slice(&bytes[..len]);
+        self.insns[self.n] = d;
+        self.len += len;
+        self.n += 1;
+    }
+
+    /// Forget the block (one whose first instruction could not be decoded).
+    pub fn invalidate(&mut self) {
+        self.tag = 0;
     }
 }

@@ -137,6 +137,9 @@ pub struct Mmu {
     pdpte: [u64; 4],
     /// Physical-address width mask (36 bits, as a P6-class CPU without a wider MAXPHYADDR).
     phys_mask: u64,
+    /// Set when translations may have changed (flush, INVLPG) or a page walk wrote an
+    /// accessed or dirty bit: the CPU leaves its current block. The CPU clears it.
+    pub(crate) changed: bool,
 }
 
 /// Page-table entry bits.
@@ -180,16 +183,19 @@ impl Mmu {
             nxe: false,
             pdpte: [0; 4],
             phys_mask: (1 << 36) - 1,
+            changed: true,
         }
     }
 
     pub fn flush(&mut self) {
+        self.changed = true;
         for set in self.tlb.iter_mut() {
             set.fill(EMPTY);
         }
     }
 
     pub fn invlpg(&mut self, lin: u64) {
+        self.changed = true;
         let i = Self::index(lin);
         for set in self.tlb.iter_mut() {
             set[i] = EMPTY;
@@ -421,6 +427,7 @@ impl Mmu {
             if new != e {
                 let size = if matches!(self.paging, Paging::Legacy { .. }) { 4 } else { 8 };
                 self.phys_write(bus, addr, size, new);
+                self.changed = true;
             }
         }
         let leaf_dirty = depth > 0 && (path[depth - 1].1 & pte::D != 0 || write);

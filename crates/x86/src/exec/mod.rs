@@ -5,6 +5,7 @@ pub(crate) mod alu;
 pub(crate) mod bcd;
 pub(crate) mod control;
 pub(crate) mod data;
+pub(crate) mod fast;
 pub(crate) mod muldiv;
 pub(crate) mod pm;
 pub(crate) mod shift;
@@ -119,7 +120,10 @@ pub(crate) fn prepare(instr: Instruction, bytes: &[u8], bits: u32) -> Decoded {
     } else {
         opsz
     };
-    let (handler, aux) = select(&instr, opsz);
+    let (handler, aux) = match fast::select(&instr, osz) {
+        Some(h) => (h, 0),
+        None => select(&instr, opsz),
+    };
     Decoded { instr, handler, len: instr.len() as u8, osz, asz, opsz, aux }
 }
 
