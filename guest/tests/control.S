@@ -1,7 +1,8 @@
 # ondol-link: 0x7c00
 # Control flow that even a minimal KVM can run (no INT, no ENTER): far CALL/RET through a
 # pointer, far JMP into another CS, LOOP/LOOPE/LOOPNE, JCXZ, Jcc on every flag, PUSHA/POPA,
-# XCHG, XLAT, and code that patches an instruction it then executes.
+# XCHG, XLAT, and code that patches instructions it then executes (after a jump, the very
+# next instruction, and the one after a REP STOSB).
 .include "lib.inc"
 start:
     PROLOGUE
@@ -79,6 +80,26 @@ back_home:
 patched:
     mov al, 0x00
     call hex8
+    # Patch the very next instruction, with no jump in between (P6 and later CPUs see the new
+    # bytes: the store snoops the prefetched code).
+    mov byte ptr [patched2 + 1], 0x6B
+patched2:
+    mov al, 0x00
+    call hex8
+    # A REP STOSB that overwrites the instruction after it: the JMP becomes two NOPs.
+    push es
+    push ds
+    pop es
+    mov di, offset patched3
+    mov al, 0x90
+    mov cx, 2
+    cld
+    rep stosb
+patched3:
+    jmp 5f
+    mov al, 0x7C
+    call hex8
+5:  pop es
     call newline
     EXIT 0
 
