@@ -29,7 +29,19 @@ pub struct Decoded {
     pub opsz: u8,
     /// A per-instruction constant chosen with the handler (condition code, stack slot size).
     pub aux: u8,
+    /// The memory operand's base and index as general-register numbers ([`EA_NONE`] for
+    /// none, [`EA_RIP`] for a RIP-relative base), the index's scale as a shift, and the
+    /// segment register (ES = 0 .. GS = 5): see `Cpu::ea`.
+    pub ea_base: u8,
+    pub ea_index: u8,
+    pub ea_shift: u8,
+    pub ea_seg: u8,
 }
+
+/// No base or index register in a memory operand.
+pub const EA_NONE: u8 = 0xFF;
+/// A RIP- (or EIP-) relative memory operand.
+pub const EA_RIP: u8 = 0xFE;
 
 impl Decoded {
     /// Mask for an effective address of this instruction's address size.
@@ -49,7 +61,9 @@ pub(crate) const MAX_INSNS: usize = 16;
 pub(crate) const MAX_BYTES: usize = 64;
 
 /// A run of instructions that execute one after another: it starts where execution entered
-/// it and ends at the first control transfer, at a page end, or at the size limits.
+/// it and ends at the first control transfer, at a page end, or at the size limits. The
+/// fields are in the order an entry reads them (tag, bytes, then the first instructions).
+#[repr(C)]
 pub(crate) struct Block {
     /// Physical address of the first byte | bitness << 56 | VALID; 0 when empty.
     tag: u64,
@@ -70,7 +84,19 @@ pub(crate) struct ICache {
 
 /// A placeholder entry (raises #UD if ever executed).
 pub(crate) fn empty_decoded() -> Decoded {
-    Decoded { instr: Instruction::default(), handler: crate::exec::invalid, len: 0, osz: 0, asz: 0, opsz: 0, aux: 0 }
+    Decoded {
+        instr: Instruction::default(),
+        handler: crate::exec::invalid,
+        len: 0,
+        osz: 0,
+        asz: 0,
+        opsz: 0,
+        aux: 0,
+        ea_base: EA_NONE,
+        ea_index: EA_NONE,
+        ea_shift: 0,
+        ea_seg: 0,
+    }
 }
 
 impl ICache {
@@ -99,9 +125,7 @@ impl ICache {
         if b.tag != Self::tag(phys, bits) || b.len > avail {
             return None;
         }
-        // SAFETY: the caller vouches for `avail` readable bytes at `host`; b.len <= avail.
-        let mem = unsafe { std::slice::from_raw_parts(host, b.len) };
-        if mem == &b.bytes[..b.len] { Some(b) } else { None }
+        if same_bytes(host, &b.bytes[..b.len]) { Some(b) } else { None }
     }
 
     /// The slot for a block at `phys`, emptied, to be filled with [`ICache::push`].
@@ -118,6 +142,33 @@ impl ICache {
             b.tag = 0;
         }
     }
+}
+
+/// Whether the bytes at `host` are `bytes`: eight at a time, as the blocks are short (a call
+/// to memcmp costs more than the comparison).
+#[inline(always)]
+fn same_bytes(host: *const u8, bytes: &[u8]) -> bool {
+    let n = bytes.len();
+    let mut i = 0;
+    while i + 8 <= n {
+        // SAFETY: the caller of `get` vouches for `avail >= n` readable bytes at `host`, and
+        // `i + 8 <= n`; `bytes` has `n` bytes.
+        let (a, b) = unsafe {
+            ((host.add(i) as *const u64).read_unaligned(), (bytes.as_ptr().add(i) as *const u64).read_unaligned())
+        };
+        if a != b {
+            return false;
+        }
+        i += 8;
+    }
+    while i < n {
+        // SAFETY: as above, `i < n`.
+        if unsafe { *host.add(i) } != bytes[i] {
+            return false;
+        }
+        i += 1;
+    }
+    true
 }
 
 impl Block {

@@ -16,7 +16,7 @@ pub(crate) mod system;
 use crate::bus::Bus;
 use crate::cpu::Cpu;
 use crate::fault::{Fault, Result};
-use crate::icache::Decoded;
+use crate::icache::{Decoded, EA_NONE, EA_RIP};
 use crate::state::flags;
 use iced_x86::{Code, ConditionCode, Instruction, Mnemonic as M, OpKind, Register};
 
@@ -124,7 +124,24 @@ pub(crate) fn prepare(instr: Instruction, bytes: &[u8], bits: u32) -> Decoded {
         Some(h) => (h, 0),
         None => select(&instr, opsz),
     };
-    Decoded { instr, handler, len: instr.len() as u8, osz, asz, opsz, aux }
+    let ea_reg = |r: Register| match r {
+        Register::None => EA_NONE,
+        Register::RIP | Register::EIP => EA_RIP,
+        r => (r.full_register() as u8).wrapping_sub(Register::RAX as u8) & 15,
+    };
+    Decoded {
+        instr,
+        handler,
+        len: instr.len() as u8,
+        osz,
+        asz,
+        opsz,
+        aux,
+        ea_base: ea_reg(instr.memory_base()),
+        ea_index: ea_reg(instr.memory_index()),
+        ea_shift: instr.memory_index_scale().trailing_zeros() as u8,
+        ea_seg: seg_index(instr.memory_segment()) as u8,
+    }
 }
 
 /// Size in bytes of a general register.
@@ -438,22 +455,20 @@ impl Cpu {
 
     /// Effective address (segment index, offset) of the instruction's memory operand.
     #[inline(always)]
+    ///
+    /// Base and index are added at their full width and the sum cut to the address size, which
+    /// gives the same result as adding 16- or 32-bit registers (carries only move upwards).
     pub(crate) fn ea(&self, d: &Decoded) -> (usize, u64) {
-        let i = &d.instr;
-        let mut a = i.memory_displacement64();
-        let base = i.memory_base();
-        if base != Register::None {
-            a = a.wrapping_add(if base == Register::RIP || base == Register::EIP {
-                self.cur_ip
-            } else {
-                self.gpr(base)
-            });
+        let mut a = d.instr.memory_displacement64();
+        if d.ea_base < 16 {
+            a = a.wrapping_add(self.s.gpr[d.ea_base as usize]);
+        } else if d.ea_base == EA_RIP {
+            a = a.wrapping_add(self.cur_ip);
         }
-        let index = i.memory_index();
-        if index != Register::None {
-            a = a.wrapping_add(self.gpr(index) << i.memory_index_scale().trailing_zeros());
+        if d.ea_index < 16 {
+            a = a.wrapping_add(self.s.gpr[d.ea_index as usize] << d.ea_shift);
         }
-        (seg_index(i.memory_segment()), a & d.amask())
+        (d.ea_seg as usize, a & d.amask())
     }
 
     /// Location of operand `n`.
@@ -564,8 +579,19 @@ pub(crate) fn szp(size: u64, r: u64) -> u64 {
     if r & sign(size) != 0 {
         f |= flags::SF;
     }
-    if (r as u8).count_ones() & 1 == 0 {
-        f |= flags::PF;
-    }
-    f
+    f | PARITY[r as u8 as usize] as u64
 }
+
+/// PF for each value of a result's low byte (set when it has an even number of ones): a table,
+/// as the baseline x86-64 target has no POPCNT and counting bits costs a dozen instructions.
+static PARITY: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut i = 0;
+    while i < 256 {
+        if (i as u8).count_ones() % 2 == 0 {
+            t[i] = flags::PF as u8;
+        }
+        i += 1;
+    }
+    t
+};
