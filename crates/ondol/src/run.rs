@@ -266,6 +266,12 @@ pub fn run(args: RunArgs) -> anyhow::Result<i32> {
         }
         Outcome::Shutdown { reason } => {
             print_recent(&report.recent);
+            if !args.no_reboot && args.raw.is_none() && report.resets > 0 {
+                anyhow::bail!(
+                    "the guest shut the CPU down: {reason}, the same on {} boots in a row; ondol stops booting it again",
+                    vmm::machine::SAME_SHUTDOWNS_TO_STOP
+                );
+            }
             anyhow::bail!("the guest shut the CPU down: {reason}");
         }
         Outcome::BootFailed(msg) => anyhow::bail!("boot failed: {msg}"),

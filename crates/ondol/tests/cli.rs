@@ -173,6 +173,27 @@ fn a_reset_boots_again_unless_no_reboot() {
 }
 
 #[test]
+fn a_disk_that_triple_faults_on_every_boot_stops_after_three_boots() {
+    // A boot sector that triple-faults at once (lidt with a zero limit, int3): a PC would
+    // reboot forever; ondol gives up after the same triple fault on three boots in a row.
+    let mut img = vec![0u8; 2048 * 512];
+    let code = [0x0F, 0x01, 0x1E, 0x08, 0x7C, 0xCC, 0xEB, 0xFE, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00];
+    img[..code.len()].copy_from_slice(&code);
+    img[510] = 0x55;
+    img[511] = 0xAA;
+    let p = std::env::temp_dir().join(format!("ondol-triple-loop-{}.img", std::process::id()));
+    std::fs::write(&p, &img).unwrap();
+    let o =
+        ondol().args(["run", "--backend", "emu", "--no-input", "--timeout", "30", "--disk"]).arg(&p).output().unwrap();
+    let err = stderr(&o);
+    let _ = std::fs::remove_file(&p);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert_eq!(err.matches("boots again").count(), 2, "two reboots before giving up: {err}");
+    assert!(err.contains("the same on 3 boots in a row"), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+}
+
+#[test]
 fn emu_and_kvm_print_the_same_for_a_raw_program() {
     if let Err(e) = std::fs::OpenOptions::new().read(true).write(true).open("/dev/kvm") {
         panic!("this test needs /dev/kvm (CI has it): {e}");

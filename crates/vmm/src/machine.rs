@@ -411,11 +411,21 @@ pub fn run(cfg: MachineConfig) -> Result<Report, VmmError> {
         deadline: timeout.map(|t| start + t),
     };
     let mut resets = 0;
+    // The last triple fault and how many boots in a row ended in exactly it.
+    let mut last_shutdown: Option<String> = None;
+    let mut same_shutdowns = 0;
     loop {
         let mut report = boot_once(&once, &session, &mut boot)?;
         let reset = matches!(report.outcome, Outcome::Reset | Outcome::Shutdown { .. });
+        match &report.outcome {
+            Outcome::Shutdown { reason } if last_shutdown.as_deref() == Some(reason) => same_shutdowns += 1,
+            Outcome::Shutdown { reason } => (last_shutdown, same_shutdowns) = (Some(reason.clone()), 1),
+            _ => (last_shutdown, same_shutdowns) = (None, 0),
+        }
+        // A guest that triple-faults at the same place on every boot would reboot forever.
+        let looping = same_shutdowns >= SAME_SHUTDOWNS_TO_STOP;
         match reboot.as_mut() {
-            Some(notify) if reset && !session.stops.any() => {
+            Some(notify) if reset && !looping && !session.stops.any() => {
                 notify(&report);
                 resets += 1;
             }
@@ -427,6 +437,10 @@ pub fn run(cfg: MachineConfig) -> Result<Report, VmmError> {
         }
     }
 }
+
+/// Boots in a row that end in the same triple fault (same vector and CS:EIP) after which
+/// ondol stops booting again and reports it: the guest cannot get past it.
+pub const SAME_SHUTDOWNS_TO_STOP: u32 = 3;
 
 /// What outlives one boot of the machine: the console, the stop flags, and the way to wake
 /// the vCPU and feed COM1 of whichever boot is running.
