@@ -1,5 +1,6 @@
 //! Specialized handlers for the commonest forms of MOV, the two-operand ALU instructions,
-//! INC/DEC and Jcc, picked when an instruction is decoded. Const parameters fix the operand
+//! INC/DEC, Jcc, PUSH/POP of a register, MOVZX/MOVSX and LEA, picked when an instruction is
+//! decoded. Const parameters fix the operand
 //! form, the size and the condition, so operand access compiles to a direct register or memory
 //! access with no run-time dispatch. Their behaviour is that of the general handlers in
 //! alu.rs, data.rs and control.rs, which still serve every other form.
@@ -122,6 +123,45 @@ pub(crate) fn jcc<const CC: u8>(cpu: &mut Cpu, _: &mut dyn Bus, d: &Decoded) -> 
     Ok(())
 }
 
+/// PUSH of a general register of `S` bytes (the stack slot is the register's size).
+pub(crate) fn push_reg<const S: u64>(cpu: &mut Cpu, bus: &mut dyn Bus, d: &Decoded) -> Result<()> {
+    // PUSH SP pushes the value from before the push (286 and later).
+    let v = reg::<S>(cpu, d.instr.op0_register());
+    cpu.push(bus, S, v)
+}
+
+/// POP into a general register of `S` bytes (POP SP/ESP: the popped value wins).
+pub(crate) fn pop_reg<const S: u64>(cpu: &mut Cpu, bus: &mut dyn Bus, d: &Decoded) -> Result<()> {
+    let v = cpu.pop(bus, S)?;
+    set_reg::<S>(cpu, d.instr.op0_register(), v);
+    Ok(())
+}
+
+/// MOVZX (`SX` false) or MOVSX from `SRC` bytes (register or memory) into a register of
+/// `DST` bytes.
+pub(crate) fn movx<const SX: bool, const MEM: bool, const SRC: u64, const DST: u64>(
+    cpu: &mut Cpu,
+    bus: &mut dyn Bus,
+    d: &Decoded,
+) -> Result<()> {
+    let v = if MEM {
+        let (s, o) = cpu.ea(d);
+        cpu.read(bus, s, o, SRC)?
+    } else {
+        reg::<SRC>(cpu, d.instr.op1_register())
+    };
+    let v = if SX { super::sext(v, SRC) } else { v };
+    set_reg::<DST>(cpu, d.instr.op0_register(), v & mask(DST));
+    Ok(())
+}
+
+/// LEA into a register of `S` bytes.
+pub(crate) fn lea<const S: u64>(cpu: &mut Cpu, _: &mut dyn Bus, d: &Decoded) -> Result<()> {
+    let (_, off) = cpu.ea(d);
+    set_reg::<S>(cpu, d.instr.op0_register(), off & mask(S));
+    Ok(())
+}
+
 /// Whether operand `n` is a general register of `size` bytes (AL..R15, not segment,
 /// control or debug registers).
 fn is_gpr(i: &Instruction, n: u32, size: u8) -> bool {
@@ -186,6 +226,49 @@ pub(crate) fn select(i: &Instruction, osz: u8) -> Option<Handler> {
         },
         M::Jo | M::Jno | M::Jb | M::Jae | M::Je | M::Jne | M::Jbe | M::Ja => jcc_for(i.condition_code() as u8)?,
         M::Js | M::Jns | M::Jp | M::Jnp | M::Jl | M::Jge | M::Jle | M::Jg => jcc_for(i.condition_code() as u8)?,
+        // The stack slot must be the register's size (it is, for every PUSH/POP r16/r32).
+        M::Push | M::Pop
+            if is_gpr(i, 0, osz) && osz != 1 && (-i.stack_pointer_increment()).unsigned_abs() == osz as u32 =>
+        {
+            match (i.mnemonic() == M::Pop, osz) {
+                (false, 2) => push_reg::<2>,
+                (false, _) => push_reg::<4>,
+                (true, 2) => pop_reg::<2>,
+                (true, _) => pop_reg::<4>,
+            }
+        }
+        M::Lea if is_gpr(i, 0, osz) && osz != 1 && i.op1_kind() == OpKind::Memory => {
+            if osz == 2 {
+                lea::<2>
+            } else {
+                lea::<4>
+            }
+        }
+        M::Movzx | M::Movsx if is_gpr(i, 0, osz) && osz != 1 => {
+            let sx = i.mnemonic() == M::Movsx;
+            let (mem, src) = match i.op1_kind() {
+                OpKind::Register if i.op1_register().is_gpr() => (false, i.op1_register().size() as u8),
+                OpKind::Memory => (true, i.memory_size().size() as u8),
+                _ => return None,
+            };
+            macro_rules! pick {
+                ($sx:expr, $mem:expr) => {
+                    match (src, osz) {
+                        (1, 2) => movx::<$sx, $mem, 1, 2>,
+                        (1, 4) => movx::<$sx, $mem, 1, 4>,
+                        (2, 2) => movx::<$sx, $mem, 2, 2>,
+                        (2, 4) => movx::<$sx, $mem, 2, 4>,
+                        _ => return None,
+                    }
+                };
+            }
+            match (sx, mem) {
+                (false, false) => pick!(false, false),
+                (false, true) => pick!(false, true),
+                (true, false) => pick!(true, false),
+                (true, true) => pick!(true, true),
+            }
+        }
         m => {
             let f = form(i, osz)?;
             match m {

@@ -122,7 +122,7 @@ pub(crate) fn prepare(instr: Instruction, bytes: &[u8], bits: u32) -> Decoded {
     };
     let (handler, aux) = match fast::select(&instr, osz) {
         Some(h) => (h, 0),
-        None => select(&instr, opsz),
+        None => select(&instr, osz, opsz),
     };
     let ea_reg = |r: Register| match r {
         Register::None => EA_NONE,
@@ -156,8 +156,21 @@ fn reg_size(r: Register) -> Option<u8> {
     }
 }
 
-/// Pick the handler (and its per-instruction constant) for an instruction.
-fn select(i: &Instruction, opsz: u8) -> (Handler, u8) {
+/// A handler generic over an operation constant and the operand size, for size `osz`.
+macro_rules! sized {
+    ($osz:expr, $m:ident :: $h:ident, $c:tt) => {
+        match $osz {
+            1 => $m::$h::<$c, 1>,
+            2 => $m::$h::<$c, 2>,
+            4 => $m::$h::<$c, 4>,
+            _ => $m::$h::<$c, 8>,
+        }
+    };
+}
+
+/// Pick the handler (and its per-instruction constant) for an instruction of operand size
+/// `osz` (its main operand) and operand-size attribute `opsz`.
+fn select(i: &Instruction, osz: u8, opsz: u8) -> (Handler, u8) {
     use alu::*;
     let cc = |i: &Instruction| i.condition_code() as u8;
     let h: Handler = match i.mnemonic() {
@@ -174,13 +187,13 @@ fn select(i: &Instruction, opsz: u8) -> (Handler, u8) {
         M::Dec => dec,
         M::Neg => neg,
         M::Not => not,
-        M::Rol => shift::rotate::<{ shift::ROL }>,
-        M::Ror => shift::rotate::<{ shift::ROR }>,
-        M::Rcl => shift::rotate::<{ shift::RCL }>,
-        M::Rcr => shift::rotate::<{ shift::RCR }>,
-        M::Shl | M::Sal => shift::shift::<{ shift::SHL }>,
-        M::Shr => shift::shift::<{ shift::SHR }>,
-        M::Sar => shift::shift::<{ shift::SAR }>,
+        M::Rol => sized!(osz, shift::rotate, { shift::ROL }),
+        M::Ror => sized!(osz, shift::rotate, { shift::ROR }),
+        M::Rcl => sized!(osz, shift::rotate, { shift::RCL }),
+        M::Rcr => sized!(osz, shift::rotate, { shift::RCR }),
+        M::Shl | M::Sal => sized!(osz, shift::shift, { shift::SHL }),
+        M::Shr => sized!(osz, shift::shift, { shift::SHR }),
+        M::Sar => sized!(osz, shift::shift, { shift::SAR }),
         M::Shld => shift::shld,
         M::Shrd => shift::shrd,
         M::Mul => muldiv::mul,

@@ -25,8 +25,9 @@ fn count(cpu: &mut Cpu, bus: &mut dyn Bus, d: &Decoded, n: u32, size: u64) -> Re
     Ok(if size == 8 { raw & 0x3F } else { raw & 0x1F })
 }
 
-pub(crate) fn shift<const OP: u8>(cpu: &mut Cpu, bus: &mut dyn Bus, d: &Decoded) -> Result<()> {
-    let size = d.osz as u64;
+/// Shifts; `S` is the operand size in bytes, fixed when the handler is chosen.
+pub(crate) fn shift<const OP: u8, const S: u64>(cpu: &mut Cpu, bus: &mut dyn Bus, d: &Decoded) -> Result<()> {
+    let size = S;
     let bits = size * 8;
     let m = mask(size);
     let loc = cpu.loc(d, 0);
@@ -69,8 +70,9 @@ pub(crate) fn shift<const OP: u8>(cpu: &mut Cpu, bus: &mut dyn Bus, d: &Decoded)
     Ok(())
 }
 
-pub(crate) fn rotate<const OP: u8>(cpu: &mut Cpu, bus: &mut dyn Bus, d: &Decoded) -> Result<()> {
-    let size = d.osz as u64;
+/// Rotates; `S` is the operand size in bytes, fixed when the handler is chosen.
+pub(crate) fn rotate<const OP: u8, const S: u64>(cpu: &mut Cpu, bus: &mut dyn Bus, d: &Decoded) -> Result<()> {
+    let size = S;
     let bits = size * 8;
     let m = mask(size);
     let loc = cpu.loc(d, 0);
