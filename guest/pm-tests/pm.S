@@ -2,7 +2,8 @@
 # Protected mode: segment limits and rights (#GP, #SS, #NP with their error codes), expand-down
 # segments, LAR/LSL/VERR/VERW, privilege levels (IRET to ring 3, a DPL-3 trap gate with a stack
 # switch from the TSS, a call gate with parameters and RET to the outer level, the I/O
-# permission bitmap, privileged instructions), and exceptions (fault and trap addresses, #DF).
+# permission bitmap, privileged instructions), a 16-bit stack under 32-bit code (POP SS, ENTER),
+# and exceptions (fault and trap addresses, #DF).
 .include "pmlib.inc"
 .equ TSS, 0x70000
 .equ IOMAP_BYTES, 128               # ports 0-3FFh
@@ -103,6 +104,36 @@ pm_main:
     setz al
     cmp al, 1
     CHECK32 "verr_readable_code"
+    # ---- a 16-bit stack (SS.B = 0) under 32-bit code: SP wraps and ESP's upper half stays,
+    # also for POP SS (the pop uses the old stack's size) and for the frame ENTER gives EBP ----
+    mov ebx, esp
+    mov ax, SEL_DATA16
+    mov ss, ax
+    mov esp, 0x20000                # SP = 0
+    push ss                         # SP = FFFCh, ESP = 2FFFCh
+    mov edx, esp
+    pop ss                          # SP wraps to 0: ESP = 20000h
+    mov esi, esp
+    mov esp, 0x10000                # SP = 0
+    mov ebp, 0x1FFEC
+    enter 8, 0                      # push EBP: ESP = 1FFFCh; EBP = ESP; ESP -= 8
+    mov edi, ebp
+    mov ecx, esp
+    mov ax, SEL_DATA
+    mov ss, ax
+    mov esp, ebx
+    mov eax, edx
+    cmp eax, 0x2FFFC
+    CHECK32 "push_on_16bit_stack_keeps_esp_high"
+    mov eax, esi
+    cmp eax, 0x20000
+    CHECK32 "pop_ss_wraps_sp_of_the_old_stack"
+    mov eax, edi
+    cmp eax, 0x1FFFC
+    CHECK32 "enter32_on_16bit_stack_copies_all_of_esp"
+    mov eax, ecx
+    cmp eax, 0x1FFF4
+    CHECK32 "enter32_on_16bit_stack_allocates_in_sp"
     # ---- exceptions: fault and trap addresses ----
     RESUME_AT 10f
     xor ecx, ecx

@@ -38,8 +38,12 @@ pub(crate) fn pop(cpu: &mut Cpu, bus: &mut dyn Bus, d: &Decoded) -> Result<()> {
                 if seg == crate::state::CS {
                     return Err(Fault::ud());
                 }
+                // The pop uses the old stack's size (SP wraps in a 16-bit stack and the upper
+                // half of ESP stays), even when it loads an SS of the other size.
+                let m = cpu.sp_mask();
+                let rsp = (cpu.s.gpr[RSP] & !m) | (new_sp & m);
                 super::system::load_seg(cpu, bus, seg, v as u16)?;
-                cpu.set_sp(new_sp);
+                cpu.s.gpr[RSP] = rsp;
                 if seg == SS {
                     cpu.inhibit = true;
                 }
@@ -141,7 +145,9 @@ pub(crate) fn enter(cpu: &mut Cpu, bus: &mut dyn Bus, d: &Decoded) -> Result<()>
     let spm = cpu.sp_mask();
     let bp = cpu.s.gpr[RBP];
     cpu.push(bus, size, bp & mask(size))?;
-    let frame = cpu.s.gpr[RSP] & spm;
+    // FrameTemp is the whole of ESP: with a 16-bit stack its upper half is what it was, and a
+    // 32-bit ENTER copies it into EBP (real 386s and Bochs do; test386.asm checks it).
+    let frame = cpu.s.gpr[RSP];
     if level > 0 {
         let mut b = bp;
         for _ in 1..level {
