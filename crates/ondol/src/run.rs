@@ -38,8 +38,9 @@ pub struct RunArgs {
     /// The kernel command line for --kernel.
     #[arg(long, value_name = "TEXT", requires = "kernel", default_value = "console=ttyS0")]
     pub cmdline: String,
-    /// A firmware ROM to run instead of ondol's BIOS (a multiple of 64 KiB, at most 16 MiB),
-    /// mapped to end at 1 MiB and at 4 GiB; the CPU starts at its reset vector.
+    /// A firmware ROM to run instead of ondol's BIOS (a multiple of 64 KiB, at most 16 MiB):
+    /// all of it ends at 4 GiB, its top 128 KiB at most end at 1 MiB; the CPU starts at its
+    /// reset vector. No disk is needed.
     #[arg(long, value_name = "ROM")]
     pub firmware: Option<PathBuf>,
     /// A flat real-mode program, loaded at 0000:7C00 and started there without firmware.
@@ -275,6 +276,16 @@ pub fn run(args: RunArgs) -> anyhow::Result<i32> {
             anyhow::bail!("the guest shut the CPU down: {reason}");
         }
         Outcome::BootFailed(msg) => anyhow::bail!("boot failed: {msg}"),
+        Outcome::HaltedForever => {
+            print_recent(&report.recent);
+            let at = report
+                .state
+                .map(|s| format!(" at {:04x}:{:08x}", s.seg[1].selector, s.rip.wrapping_sub(1)))
+                .unwrap_or_default();
+            anyhow::bail!(
+                "the guest halted with interrupts disabled{at} (CLI; HLT): nothing in this machine can wake it, so the run ends"
+            );
+        }
         Outcome::Stalled { seconds } => {
             anyhow::bail!(
                 "the kvm vCPU made no progress for {seconds} s; this host's KVM failed the probe and cannot run this guest: use --backend emu"

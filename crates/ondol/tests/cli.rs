@@ -194,6 +194,37 @@ fn a_disk_that_triple_faults_on_every_boot_stops_after_three_boots() {
 }
 
 #[test]
+fn a_guest_that_halts_with_interrupts_off_ends_the_run() {
+    // cli; hlt: nothing can wake the CPU, so ondol ends the run instead of waiting.
+    let p = std::env::temp_dir().join(format!("ondol-clihlt-{}", std::process::id()));
+    std::fs::write(&p, [0xFA, 0xF4]).unwrap();
+    let o =
+        ondol().args(["run", "--backend", "emu", "--no-input", "--timeout", "30", "--raw"]).arg(&p).output().unwrap();
+    let _ = std::fs::remove_file(&p);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(err.contains("halted with interrupts disabled at 0000:00007c01"), "{err}");
+}
+
+#[test]
+fn a_firmware_rom_runs_without_a_disk_and_its_top_128k_sits_below_1m() {
+    // A 128 KiB ROM: the reset vector (F000:FFF0, the image's last 16 bytes) jumps to
+    // E000:0000, the image's first byte, which exits with status 42 through port F4h.
+    let mut rom = vec![0xFFu8; 128 << 10];
+    rom[..6].copy_from_slice(&[0xB0, 42, 0xE6, 0xF4, 0xFA, 0xF4]);
+    rom[0x1FFF0..0x1FFF5].copy_from_slice(&[0xEA, 0x00, 0x00, 0x00, 0xE0]);
+    let p = std::env::temp_dir().join(format!("ondol-rom-{}.bin", std::process::id()));
+    std::fs::write(&p, &rom).unwrap();
+    let o = ondol()
+        .args(["run", "--backend", "emu", "--no-input", "--timeout", "30", "--firmware"])
+        .arg(&p)
+        .output()
+        .unwrap();
+    let _ = std::fs::remove_file(&p);
+    assert_eq!(o.status.code(), Some(42), "{}", stderr(&o));
+}
+
+#[test]
 fn emu_and_kvm_print_the_same_for_a_raw_program() {
     if let Err(e) = std::fs::OpenOptions::new().read(true).write(true).open("/dev/kvm") {
         panic!("this test needs /dev/kvm (CI has it): {e}");

@@ -103,6 +103,9 @@ pub const OPTION_ROM_START: u64 = 0xC_0000;
 /// The system BIOS ROM: the top 64 KiB of the first MiB.
 pub const BIOS_START: u64 = 0xF_0000;
 pub const BIOS_SIZE: u64 = 0x1_0000;
+/// A larger `--firmware` image shows at most its top 128 KiB below 1 MiB (E0000-FFFFF), as
+/// on PCs with a 128 KiB BIOS and as QEMU maps `-bios`.
+pub const FIRMWARE_LOW_MAX: u64 = 0x2_0000;
 /// Start of extended memory.
 pub const HIGH_MEMORY: u64 = 0x10_0000;
 /// The firmware is also mapped at the top of the 32-bit space, where the CPU fetches its

@@ -102,6 +102,8 @@ pub enum Outcome {
     Stalled { seconds: u64 },
     /// The firmware found nothing to boot, or the boot code gave up (INT 18h).
     BootFailed(String),
+    /// The CPU halted with interrupts disabled (emu): nothing can wake it.
+    HaltedForever,
 }
 
 /// A finished run.
@@ -132,7 +134,7 @@ pub enum VmmError {
     EmptyProgram,
     #[error("the program is {0} bytes: loaded at 0x7C00 it must end below 640 KiB (at most {max} bytes)", max = layout::CONVENTIONAL_END - layout::BOOT_SECTOR)]
     ProgramTooLarge(usize),
-    #[error("nothing to boot: give --disk IMG, --kernel FILE or --raw FILE")]
+    #[error("nothing to boot: give --disk IMG, --kernel FILE, --firmware ROM or --raw FILE")]
     NothingToBoot,
     #[error(transparent)]
     Linux(#[from] crate::boot::linux::LinuxError),
@@ -270,6 +272,12 @@ impl VmOps for Machine {
             if interrupts_enabled && self.interrupt_pending() {
                 return hypervisor::Control::Continue;
             }
+            if !interrupts_enabled {
+                // CLI; HLT: only an NMI, SMI or INIT would wake the CPU, and this machine
+                // raises none of them. End the run rather than wait for the timeout.
+                self.control.request_stop(StopReason::HaltedForever);
+                return hypervisor::Control::Stop;
+            }
             let next = if interrupts_enabled { self.next_timer_ns() } else { None };
             // Wake at least every 50 ms to look at the wall-clock deadline.
             let max = Duration::from_millis(50);
@@ -339,7 +347,7 @@ pub fn validate(memory: u64, boot: &Boot) -> Result<(), VmmError> {
             Err(VmmError::ProgramTooLarge(prog.len()))
         }
         Boot::Raw(_) => Ok(()),
-        Boot::Firmware { disks, kernel: None, .. } if disks.is_empty() => Err(VmmError::NothingToBoot),
+        Boot::Firmware { disks, kernel: None, firmware: None } if disks.is_empty() => Err(VmmError::NothingToBoot),
         Boot::Firmware { firmware: Some(rom), .. } => {
             // Checked again when mapped; here so a bad ROM is reported before anything runs.
             let mut m = GuestMemory::new(crate::layout::MIN_MEMORY)?;
@@ -500,12 +508,12 @@ fn boot_once(o: &BootOnce, session: &Session, boot: &mut Boot) -> Result<Report,
             let rom_size = match &firmware {
                 Some(rom) => {
                     mem.set_firmware(rom)?;
-                    trace.reset("the firmware image given with --firmware");
+                    trace.reset("the firmware image given with --firmware", false);
                     rom.len() as u64
                 }
                 None => {
                     mem.set_firmware(crate::firmware::rom())?;
-                    trace.reset("ondol's BIOS");
+                    trace.reset("ondol's BIOS", true);
                     crate::firmware::rom().len() as u64
                 }
             };
@@ -646,6 +654,7 @@ fn boot_once(o: &BootOnce, session: &Session, boot: &mut Boot) -> Result<Report,
             Some(StopReason::BootFailed) => {
                 Outcome::BootFailed(lock(&failure).clone().unwrap_or_else(|| "the boot failed".into()))
             }
+            Some(StopReason::HaltedForever) => Outcome::HaltedForever,
             None if stops.interrupted.load(Ordering::SeqCst) => Outcome::Interrupted,
             None if stops.stalled.load(Ordering::SeqCst) != 0 => {
                 Outcome::Stalled { seconds: stops.stalled.load(Ordering::SeqCst) }
@@ -654,7 +663,9 @@ fn boot_once(o: &BootOnce, session: &Session, boot: &mut Boot) -> Result<Report,
         },
     };
     let recent = match outcome {
-        Outcome::Shutdown { .. } | Outcome::Timeout | Outcome::Stalled { .. } => vcpu.recent_instructions(&mut machine),
+        Outcome::Shutdown { .. } | Outcome::Timeout | Outcome::Stalled { .. } | Outcome::HaltedForever => {
+            vcpu.recent_instructions(&mut machine)
+        }
         _ => Vec::new(),
     };
     Ok(Report {

@@ -2,8 +2,8 @@
 //! guest-physical space (see layout.rs).
 
 use crate::layout::{
-    BIOS_SIZE, CONVENTIONAL_END, FIRMWARE_TOP, HIGH_MEMORY, HIGH_RAM_START, LOW_RAM_MAX, MAX_MEMORY, MIN_MEMORY,
-    VGA_SIZE, VGA_START,
+    BIOS_SIZE, CONVENTIONAL_END, FIRMWARE_LOW_MAX, FIRMWARE_TOP, HIGH_MEMORY, HIGH_RAM_START, LOW_RAM_MAX, MAX_MEMORY,
+    MIN_MEMORY, VGA_SIZE, VGA_START,
 };
 use hypervisor::MemorySlot;
 use vm_memory::{Bytes, GuestAddress, GuestMemoryBackend as _, GuestMemoryMmap, GuestMemoryRegion, MmapRegion};
@@ -65,8 +65,8 @@ impl GuestMemory {
         Ok(())
     }
 
-    /// Install a firmware image (BIOS). It must be a multiple of 64 KiB; its last 64 KiB
-    /// appear at F0000 and the whole image ends at 4 GiB.
+    /// Install a firmware image (BIOS). It must be a multiple of 64 KiB; its last 128 KiB
+    /// at most end at 1 MiB and the whole image ends at 4 GiB.
     pub fn set_firmware(&mut self, image: &[u8]) -> Result<(), MemoryError> {
         if image.is_empty() || image.len() % BIOS_SIZE as usize != 0 || image.len() > 16 << 20 {
             return Err(MemoryError::RomSize(image.len()));
@@ -113,9 +113,10 @@ impl GuestMemory {
             .collect();
         if let Some(rom) = &self.rom {
             let len = rom.size() as u64;
-            // SAFETY: the last BIOS_SIZE bytes lie inside the mapping (len >= BIOS_SIZE).
-            let top64k = unsafe { rom.as_ptr().add((len - BIOS_SIZE) as usize) };
-            slots.push(MemorySlot { gpa: crate::layout::BIOS_START, size: BIOS_SIZE, host: top64k, readonly: true });
+            let low = len.min(FIRMWARE_LOW_MAX);
+            // SAFETY: the last `low` bytes lie inside the mapping (low <= len).
+            let top = unsafe { rom.as_ptr().add((len - low) as usize) };
+            slots.push(MemorySlot { gpa: HIGH_MEMORY - low, size: low, host: top, readonly: true });
             slots.push(MemorySlot { gpa: FIRMWARE_TOP - len, size: len, host: rom.as_ptr(), readonly: true });
         }
         slots
@@ -152,16 +153,29 @@ mod tests {
         let mut img = vec![0u8; 128 << 10];
         img[0] = 0x11;
         *img.last_mut().unwrap() = 0x22;
+        img[0x10000] = 0x33;
         m.set_firmware(&img).unwrap();
         let slots = m.slots();
-        let low = slots.iter().find(|s| s.gpa == 0xF0000).unwrap();
+        // 128 KiB: all of it at E0000-FFFFF and at FFFE0000-FFFFFFFF.
+        let low = slots.iter().find(|s| s.gpa == 0xE0000).unwrap();
         let high = slots.iter().find(|s| s.gpa == 0xFFFE_0000).unwrap();
-        assert!(low.readonly && high.readonly);
+        assert!(low.readonly && high.readonly && low.size == 128 << 10);
         // SAFETY: both slots are live mappings of the sizes they state.
         unsafe {
-            assert_eq!(*low.host.add(0xFFFF), 0x22);
+            assert_eq!((*low.host, *low.host.add(0x10000), *low.host.add(0x1FFFF)), (0x11, 0x33, 0x22));
             assert_eq!(*high.host, 0x11);
         }
+        // 256 KiB: only the top 128 KiB below 1 MiB.
+        let mut big = vec![0u8; 256 << 10];
+        big[128 << 10] = 0x44;
+        m.set_firmware(&big).unwrap();
+        let low = m.slots().into_iter().find(|s| s.gpa == 0xE0000).unwrap();
+        assert_eq!(low.size, 128 << 10);
+        // SAFETY: as above.
+        assert_eq!(unsafe { *low.host }, 0x44);
+        // 64 KiB: F0000-FFFFF.
+        m.set_firmware(&img[..64 << 10]).unwrap();
+        assert!(m.slots().iter().any(|s| s.gpa == 0xF0000 && s.size == 64 << 10));
         assert!(matches!(m.set_firmware(&[0; 1000]), Err(MemoryError::RomSize(1000))));
     }
 

@@ -48,6 +48,8 @@ struct State {
     console_line: String,
     saw_kernel_output: bool,
     saw_init: bool,
+    /// The firmware is someone else's ROM (`--firmware`): its POST codes mean what it says.
+    foreign_firmware: bool,
 }
 
 /// The boot trace. Cheap when disabled: every method returns at once.
@@ -75,6 +77,7 @@ impl Trace {
                 console_line: String::new(),
                 saw_kernel_output: false,
                 saw_init: false,
+                foreign_firmware: false,
             }),
             generation: Default::default(),
         }
@@ -110,7 +113,10 @@ impl Trace {
     }
 
     /// The machine starts at the reset vector.
-    pub fn reset(&self, firmware: &str) {
+    /// The CPU leaves reset into `firmware`; `ours` when that is ondol's BIOS (whose POST
+    /// codes the trace names).
+    pub fn reset(&self, firmware: &str, ours: bool) {
+        lock(&self.st).foreign_firmware = !ours;
         self.event(format!("reset: the CPU starts at F000:FFF0 (CS base FFFF0000) in {firmware}"));
     }
 
@@ -120,6 +126,7 @@ impl Trace {
             return;
         }
         let what = match code {
+            _ if lock(&self.st).foreign_firmware => "",
             0x01 => " (ondol BIOS: POST started)",
             0x10 => " (ondol BIOS: interrupt controllers)",
             0x11 => " (ondol BIOS: timer)",

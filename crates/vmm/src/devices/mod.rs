@@ -90,6 +90,9 @@ pub enum StopReason {
     /// The firmware could not boot anything (INT 18h, no bootable disk); the BIOS keeps the
     /// message.
     BootFailed,
+    /// The CPU halted with interrupts disabled: with no NMI source in the machine, nothing can
+    /// wake it (emu; on kvm the kernel keeps such a vCPU asleep).
+    HaltedForever,
 }
 
 /// Where a vCPU halted in HLT sleeps until something may have changed (an interrupt line
