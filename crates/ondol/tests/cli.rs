@@ -194,6 +194,48 @@ fn a_disk_that_triple_faults_on_every_boot_stops_after_three_boots() {
 }
 
 #[test]
+fn a_far_jump_through_a_garbage_descriptor_ends_with_a_report() {
+    // Protected mode with the GDT pointing at the program's own code: selector 8 is the
+    // bytes C0 0C 01 0F 22 C0 EA 00, a reserved system-segment type. The far JMP raises #GP,
+    // whose delivery through the (empty) IDT faults again: #DF, then a triple fault.
+    let prog = [
+        0xFA, // cli
+        0x0F, 0x01, 0x16, 0x13, 0x7C, // lgdt [0x7C13]
+        0x0F, 0x20, 0xC0, // mov eax, cr0
+        0x0C, 0x01, // or al, 1
+        0x0F, 0x22, 0xC0, // mov cr0, eax
+        0xEA, 0x00, 0x00, 0x08, 0x00, // jmp 0008:0000
+        0xFF, 0xFF, 0x00, 0x7C, 0x00, 0x00, // gdtr: limit FFFFh, base 7C00h
+    ];
+    let p = std::env::temp_dir().join(format!("ondol-baddesc-{}", std::process::id()));
+    std::fs::write(&p, prog).unwrap();
+    let o =
+        ondol().args(["run", "--backend", "emu", "--no-input", "--timeout", "30", "--raw"]).arg(&p).output().unwrap();
+    let _ = std::fs::remove_file(&p);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(err.contains("triple fault"), "{err}");
+    assert!(err.contains("jmp far") && err.contains("#GP at 0000:00007c0e"), "the report shows the far jump: {err}");
+    assert!(!err.contains("panicked"), "{err}");
+}
+
+#[test]
+fn a_jump_into_unmapped_memory_ends_with_a_report() {
+    // C000:0000 is the empty option-ROM space: all ones, which decode as an invalid
+    // instruction; the #UD handler (the zeroed IVT) sends the CPU through zeroed memory. A PC
+    // would run on; ondol's --timeout ends the run and shows where the CPU was.
+    let p = std::env::temp_dir().join(format!("ondol-unmapped-{}", std::process::id()));
+    std::fs::write(&p, [0xEA, 0x00, 0x00, 0x00, 0xC0]).unwrap();
+    let o =
+        ondol().args(["run", "--backend", "emu", "--no-input", "--timeout", "1", "--raw"]).arg(&p).output().unwrap();
+    let _ = std::fs::remove_file(&p);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(124), "{err}");
+    assert!(err.contains("timed out") && err.contains("last instructions executed"), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+}
+
+#[test]
 fn a_guest_that_halts_with_interrupts_off_ends_the_run() {
     // cli; hlt: nothing can wake the CPU, so ondol ends the run instead of waiting.
     let p = std::env::temp_dir().join(format!("ondol-clihlt-{}", std::process::id()));
