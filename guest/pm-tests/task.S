@@ -2,7 +2,7 @@
 # Tasks and virtual-8086 mode: task switches by JMP and CALL to a TSS, through a task gate and
 # through the IDT (an exception with its error code pushed on the new task's stack), the busy
 # bits, the back link and NT, CR0.TS, the state saved in the old TSS, IRET back from a nested
-# task; then V86 mode entered by IRET: real-mode segment arithmetic, INT n to a DPL-3 gate with
+# task, a 16-bit TSS; then V86 mode entered by IRET: real-mode segment arithmetic, INT n to a DPL-3 gate with
 # IOPL 3 (the frame with the V86 segments, null data segments in the handler), and the #GP(0)
 # that CLI, PUSHF and INT n raise with IOPL 0, the I/O bitmap, and INT n to a DPL-0 gate.
 .include "pmlib.inc"
@@ -15,9 +15,12 @@
 .equ SEL_GATE_B, 0x50               # task gate to TSS B
 .equ SEL_TSS_D, 0x58
 .equ SEL_ABSENT, 0x60               # a data descriptor that is not present
+.equ TSS_E, 0x75000                 # a 16-bit TSS
+.equ SEL_TSS_E, 0x68
 .equ EFLAGS_NT, 0x4000
 .equ EFLAGS_VM, 0x20000
 .equ EFLAGS_IOPL3, 0x3000
+.equ EFLAGS_AC, 0x40000
 # TSS fields (32-bit TSS)
 .equ T_LINK, 0x00
 .equ T_EIP, 0x20
@@ -56,6 +59,8 @@ pm_main:
     mov dword ptr [gdt + SEL_GATE_B + 4], 0x8500
     mov dword ptr [gdt + SEL_TSS_D], ((TSS_D & 0xFFFF) << 16) | 0x67
     mov dword ptr [gdt + SEL_TSS_D + 4], 0x8900 | (TSS_D >> 16)
+    mov dword ptr [gdt + SEL_TSS_E], ((TSS_E & 0xFFFF) << 16) | 0x2B
+    mov dword ptr [gdt + SEL_TSS_E + 4], 0x8100 | (TSS_E >> 16)
     mov dword ptr [gdt + SEL_ABSENT], 0x0000FFFF
     mov dword ptr [gdt + SEL_ABSENT + 4], 0x00CF1200
     mov edi, TSS_B
@@ -153,6 +158,33 @@ pm_main:
     CHECK32 "int_task_gate_sets_nt"
     clts
 
+    # ---- JMP, with NT and AC set, to a 16-bit TSS: the old task's saved EFLAGS keep NT (only
+    # IRET clears it); the 16-bit task starts with the upper half of EFLAGS clear and the upper
+    # halves of its registers FFFFh (as the 386 and Bochs do; the SDM leaves them undefined) ----
+    mov edi, TSS_E
+    call init_tss16
+    pushfd
+    or dword ptr [esp], EFLAGS_NT | EFLAGS_AC
+    popfd
+    ljmp SEL_TSS_E, 0
+    pushfd                              # back by E's JMP, with the EFLAGS saved at ours
+    pop eax
+    mov [a_flags_back], eax
+    and eax, ~(EFLAGS_NT | EFLAGS_AC)
+    push eax
+    popfd
+    mov eax, [a_flags_back]
+    and eax, EFLAGS_NT
+    cmp eax, EFLAGS_NT
+    CHECK32 "jmp_saves_nt_as_it_was"
+    mov eax, [e_flags]
+    and eax, 0xFFFF0000
+    CHECK32 "tss16_clears_upper_eflags"
+    mov eax, [e_eax]
+    cmp eax, 0xFFFF1111
+    CHECK32 "tss16_upper_register_halves"
+    clts
+
     # ---- an exception through a task gate: #NP's error code on D's stack ----
     mov ax, SEL_ABSENT
     mov ds, ax
@@ -247,6 +279,32 @@ init_tss:
     mov dword ptr [edi + 0x5C], SEL_DATA   # GS
     mov word ptr [edi + 0x66], 104      # no I/O bitmap
     ret
+
+# Fill the 16-bit TSS at EDI: start at task_e with AX = 1111h, flat segments.
+init_tss16:
+    push edi
+    xor eax, eax
+    mov ecx, 0x2C / 4
+    rep stosd
+    pop edi
+    mov word ptr [edi + 0x0E], offset task_e    # IP
+    mov word ptr [edi + 0x10], 2                # FLAGS
+    mov word ptr [edi + 0x12], 0x1111           # AX
+    mov word ptr [edi + 0x1A], 0x2222           # SP
+    mov word ptr [edi + 0x22], SEL_DATA         # ES
+    mov word ptr [edi + 0x24], SEL_CODE         # CS
+    mov word ptr [edi + 0x26], SEL_DATA         # SS
+    mov word ptr [edi + 0x28], SEL_DATA         # DS
+    ret
+
+task_e:                                 # a 16-bit TSS (32-bit code), entered by JMP
+    mov [e_eax], eax
+    mov esp, 0x5D000                    # ESP's upper half is not SP's
+    pushfd
+    pop eax
+    mov [e_flags], eax
+    ljmp SEL_TSS, 0
+    jmp task_e
 
 task_b:                                 # entered by JMP
     xor eax, eax
@@ -374,6 +432,9 @@ b_type_a2:        .long 0
 c_link:           .long 0
 c_flags:          .long 0
 d_error:          .long 0
+e_eax:            .long 0
+e_flags:          .long 0
+a_flags_back:     .long 0
 d_esp:            .long 0
 v86_via:          .long 0
 v86_frame_eip:    .long 0

@@ -605,8 +605,10 @@ fn task_switch(cpu: &mut Cpu, bus: &mut dyn Bus, sel: u16, why: Switch, error: O
     // Save the outgoing task.
     let old = cpu.s.tr;
     let old32 = matches!((old.attr & attr::TYPE) as u8, ty::TSS32_AVAIL | ty::TSS32_BUSY);
+    // The saved image of EFLAGS has NT cleared only for an IRET; JMP and CALL save it as it is
+    // (SDM Vol. 3, 7.3 step 7 and Table 7-2).
     let mut fl = cpu.s.rflags;
-    if why != Switch::Call {
+    if why == Switch::Iret {
         fl &= !flags::NT;
     }
     let g = cpu.s.gpr;
@@ -686,10 +688,14 @@ fn task_switch(cpu: &mut Cpu, bus: &mut dyn Bus, sel: u16, why: Switch, error: O
     } else {
         cr3 = None;
         eip = rd(cpu, bus, 0x0E, 2)?;
-        nfl = rd(cpu, bus, 0x10, 2)? | (cpu.s.rflags & 0xFFFF_0000);
+        // A 16-bit TSS holds FLAGS only: the upper half of EFLAGS (VM included: a 16-bit task
+        // is never a virtual-8086 task, SDM Vol. 3, 7.6) comes out clear. The upper halves of
+        // the general registers are "modified and not maintained" (7.6); they come out as
+        // FFFFh, as on the 386 (what Bochs does and test386.asm checks).
+        nfl = rd(cpu, bus, 0x10, 2)?;
         let mut r = [0u64; 8];
         for (i, x) in r.iter_mut().enumerate() {
-            *x = (g[i] & !0xFFFF) | rd(cpu, bus, 0x12 + 2 * i as u64, 2)?;
+            *x = 0xFFFF_0000 | rd(cpu, bus, 0x12 + 2 * i as u64, 2)?;
         }
         regs = r;
         let mut s = [0u16; 6];
