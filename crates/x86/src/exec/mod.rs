@@ -156,8 +156,16 @@ fn reg_size(r: Register) -> Option<u8> {
     }
 }
 
-/// A handler generic over an operation constant and the operand size, for size `osz`.
+/// A handler generic over the operand size (and an operation constant), for size `osz`.
 macro_rules! sized {
+    ($osz:expr, $m:ident :: $h:ident) => {
+        match $osz {
+            1 => $m::$h::<1>,
+            2 => $m::$h::<2>,
+            4 => $m::$h::<4>,
+            _ => $m::$h::<8>,
+        }
+    };
     ($osz:expr, $m:ident :: $h:ident, $c:tt) => {
         match $osz {
             1 => $m::$h::<$c, 1>,
@@ -196,8 +204,8 @@ fn select(i: &Instruction, osz: u8, opsz: u8) -> (Handler, u8) {
         M::Sar => sized!(osz, shift::shift, { shift::SAR }),
         M::Shld => shift::shld,
         M::Shrd => shift::shrd,
-        M::Mul => muldiv::mul,
-        M::Imul => muldiv::imul,
+        M::Mul => sized!(osz, muldiv::mul),
+        M::Imul => sized!(osz, muldiv::imul),
         M::Div => muldiv::div,
         M::Idiv => muldiv::idiv,
         M::Daa => bcd::daa,

@@ -47,8 +47,9 @@ fn mul_flags(cpu: &mut Cpu, size: u64, lo: u64, overflow: bool) {
     cpu.set_flags(ARITH, f);
 }
 
-pub(crate) fn mul(cpu: &mut Cpu, bus: &mut dyn Bus, d: &Decoded) -> Result<()> {
-    let size = d.osz as u64;
+/// MUL; `S` is the operand size in bytes, fixed when the handler is chosen.
+pub(crate) fn mul<const S: u64>(cpu: &mut Cpu, bus: &mut dyn Bus, d: &Decoded) -> Result<()> {
+    let size = S;
     let src = cpu.read_op(bus, d, 0, size)?;
     let (a, _) = acc(cpu, size);
     let full = a as u128 * src as u128;
@@ -60,8 +61,9 @@ pub(crate) fn mul(cpu: &mut Cpu, bus: &mut dyn Bus, d: &Decoded) -> Result<()> {
     Ok(())
 }
 
-pub(crate) fn imul(cpu: &mut Cpu, bus: &mut dyn Bus, d: &Decoded) -> Result<()> {
-    let size = d.osz as u64;
+/// IMUL (all three forms); `S` is the operand size in bytes, fixed when the handler is chosen.
+pub(crate) fn imul<const S: u64>(cpu: &mut Cpu, bus: &mut dyn Bus, d: &Decoded) -> Result<()> {
+    let size = S;
     let bits = size * 8;
     let m = mask(size);
     match d.instr.op_count() {
