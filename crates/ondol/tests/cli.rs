@@ -136,6 +136,43 @@ fn a_triple_fault_is_reported_with_the_last_instructions() {
 }
 
 #[test]
+fn the_last_instructions_are_listed_in_order_after_a_rep_string_instruction() {
+    // Straight-line code: 5 set-up instructions, 12 NOPs, a REP STOSB that retires 5
+    // iterations, a NOP, then a triple fault. The listing keeps the last 16 instructions
+    // started, once each, in the order they ran (a ring indexed by retired instructions
+    // would show stale entries out of order once the REP skipped ahead).
+    let mut prog = vec![
+        0xFA, // cli
+        0x31, 0xC0, // xor ax, ax
+        0x8E, 0xC0, // mov es, ax
+        0xBF, 0x00, 0x05, // mov di, 500h
+        0xB9, 0x05, 0x00, // mov cx, 5
+    ];
+    prog.extend([0x90; 12]); // 7C0B..7C16
+    prog.extend([0xF3, 0xAA]); // 7C17: rep stosb
+    prog.push(0x90); // 7C19: nop
+    prog.extend([0x0F, 0x01, 0x1E, 0x20, 0x7C]); // 7C1A: lidt [7C20h]
+    prog.push(0xCC); // 7C1F: int3
+    prog.extend([0; 6]); // 7C20: the IDTR image, limit 0
+    let p = std::env::temp_dir().join(format!("ondol-recent-{}", std::process::id()));
+    std::fs::write(&p, prog).unwrap();
+    let o =
+        ondol().args(["run", "--backend", "emu", "--no-input", "--timeout", "30", "--raw"]).arg(&p).output().unwrap();
+    let _ = std::fs::remove_file(&p);
+    let err = stderr(&o);
+    let addrs: Vec<u64> = err
+        .lines()
+        .skip_while(|l| !l.contains("last instructions executed"))
+        .skip(1)
+        .take_while(|l| l.starts_with("  "))
+        .map(|l| u64::from_str_radix(l.split_whitespace().next().unwrap(), 16).unwrap())
+        .collect();
+    let mut want: Vec<u64> = (0x7C0B..=0x7C16).collect();
+    want.extend([0x7C17, 0x7C19, 0x7C1A, 0x7C1F]);
+    assert_eq!(addrs, want, "{err}");
+}
+
+#[test]
 fn a_reset_boots_again_unless_no_reboot() {
     // guest/bios-tests/reboot.S: resets through port CF9h, then triple-faults, then exits 0.
     let prog = vmm::guest::bios_tests::ALL.iter().find(|p| p.0 == "reboot").unwrap().1;

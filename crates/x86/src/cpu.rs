@@ -98,6 +98,9 @@ pub struct Cpu {
     pub(crate) fpu: crate::fpu::Fpu,
     pub(crate) tsc_offset: u64,
     recent: [u64; RECENT],
+    /// Where the next entry of `recent` goes (instructions started, not retired: a REP
+    /// string instruction retires many).
+    recent_next: usize,
     decoder_options: u32,
     last_exception: Option<Fault>,
     /// Where the retired-instruction count is published before every device access, for a
@@ -148,6 +151,7 @@ impl Cpu {
             fpu: crate::fpu::Fpu::new(),
             tsc_offset: 0,
             recent: [0; RECENT],
+            recent_next: 0,
             decoder_options: DecoderOptions::NONE,
             last_exception: None,
             icount_sink: None,
@@ -226,7 +230,7 @@ impl Cpu {
 
     /// Linear addresses of the last instructions started, oldest first.
     pub fn recent(&self) -> Vec<u64> {
-        let n = self.icount as usize;
+        let n = self.recent_next;
         (0..RECENT).map(|i| self.recent[(n + i) % RECENT]).filter(|&a| a != 0).collect()
     }
 
@@ -385,8 +389,8 @@ impl Cpu {
                 let tf = self.s.rflags & flags::TF != 0;
                 self.cur_ip = self.s.rip;
                 self.saved_rsp = self.s.gpr[crate::state::RSP];
-                self.recent[(self.icount as usize) % RECENT] =
-                    self.s.seg[CS].base.wrapping_add(self.cur_ip) & self.lin_mask;
+                self.recent[self.recent_next % RECENT] = self.s.seg[CS].base.wrapping_add(self.cur_ip) & self.lin_mask;
+                self.recent_next = self.recent_next.wrapping_add(1);
                 self.icount += 1;
                 let next = self.cur_ip.wrapping_add(d.len as u64) & self.ip_mask();
                 self.s.rip = next;
