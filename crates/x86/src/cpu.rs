@@ -76,6 +76,8 @@ pub struct Cpu {
     pub(crate) mode: Mode,
     /// Code size of CS: 16, 32 or 64.
     pub(crate) bits: u32,
+    /// Mask for the instruction pointer of the current code size (from `bits`).
+    ip_mask: u64,
     /// Linear addresses are 32 bits outside 64-bit mode.
     pub(crate) lin_mask: u64,
     /// RIP of the instruction being executed.
@@ -136,6 +138,7 @@ impl Cpu {
             cpl: 0,
             mode: Mode::Real,
             bits: 16,
+            ip_mask: 0xFFFF,
             lin_mask: 0xFFFF_FFFF,
             cur_ip: 0,
             saved_rsp: 0,
@@ -303,6 +306,11 @@ impl Cpu {
             _ if cs.big() => 32,
             _ => 16,
         };
+        self.ip_mask = match self.bits {
+            16 => 0xFFFF,
+            32 => 0xFFFF_FFFF,
+            _ => u64::MAX,
+        };
         self.lin_mask = if self.mode == Mode::Long64 { u64::MAX } else { 0xFFFF_FFFF };
         self.block_break = true;
         for i in 0..6 {
@@ -381,6 +389,9 @@ impl Cpu {
             };
             self.block_break = false;
             self.mmu.changed = false;
+            // A block is contiguous and ends within CS's limit and its page, so the linear
+            // address of each instruction is the previous one's plus its length.
+            let mut lin = self.s.seg[CS].base.wrapping_add(self.s.rip) & self.lin_mask;
             for k in 0..n {
                 // SAFETY: `first` points at `n` entries of a block in the decode cache or at the
                 // scratch entry (n = 1), raw allocations owned by this CPU that stay in place until
@@ -389,10 +400,11 @@ impl Cpu {
                 let tf = self.s.rflags & flags::TF != 0;
                 self.cur_ip = self.s.rip;
                 self.saved_rsp = self.s.gpr[crate::state::RSP];
-                self.recent[self.recent_next % RECENT] = self.s.seg[CS].base.wrapping_add(self.cur_ip) & self.lin_mask;
+                self.recent[self.recent_next % RECENT] = lin;
                 self.recent_next = self.recent_next.wrapping_add(1);
+                lin = lin.wrapping_add(d.len as u64);
                 self.icount += 1;
-                let next = self.cur_ip.wrapping_add(d.len as u64) & self.ip_mask();
+                let next = self.cur_ip.wrapping_add(d.len as u64) & self.ip_mask;
                 self.s.rip = next;
                 if let Err(f) = (d.handler)(self, bus, d) {
                     if let Some(exit) = self.exception(bus, f) {
@@ -449,16 +461,6 @@ impl Cpu {
             let _ = self.exception(bus, f);
         }
         true
-    }
-
-    /// Mask for the instruction pointer of the current code size.
-    #[inline(always)]
-    pub(crate) fn ip_mask(&self) -> u64 {
-        match self.bits {
-            16 => 0xFFFF,
-            32 => 0xFFFF_FFFF,
-            _ => u64::MAX,
-        }
     }
 
     // ---------------------------------------------------------------- fetch & decode
