@@ -128,7 +128,7 @@ impl ICache {
         if same_bytes(host, &b.bytes[..b.len]) { Some(b) } else { None }
     }
 
-    /// The slot for a block at `phys`, emptied, to be filled with [`ICache::push`].
+    /// The slot for a block at `phys`, emptied, to be filled with [`Block::push`].
     pub fn start(&mut self, phys: u64, bits: u32) -> &mut Block {
         let b = &mut self.blocks[Self::index(phys)];
         b.tag = Self::tag(phys, bits);
