@@ -286,6 +286,20 @@ fn a_guest_that_halts_with_interrupts_off_ends_the_run() {
 }
 
 #[test]
+fn firmware_roms_of_the_wrong_size_are_one_line() {
+    for (name, len) in [("empty", 0usize), ("odd", 1000), ("too-big", 32 << 20)] {
+        let p = std::env::temp_dir().join(format!("ondol-rom-{name}-{}.bin", std::process::id()));
+        std::fs::write(&p, vec![0u8; len]).unwrap();
+        let o = ondol().args(["run", "--backend", "emu", "--no-input", "--firmware"]).arg(&p).output().unwrap();
+        let _ = std::fs::remove_file(&p);
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(1), "{name}: {err}");
+        assert_eq!(err.lines().count(), 1, "{name}: one line: {err}");
+        assert!(err.contains(&format!("firmware image is {len} bytes")) && err.contains("multiple of 64 KiB"), "{err}");
+    }
+}
+
+#[test]
 fn a_firmware_rom_runs_without_a_disk_and_its_top_128k_sits_below_1m() {
     // A 128 KiB ROM: the reset vector (F000:FFF0, the image's last 16 bytes) jumps to
     // E000:0000, the image's first byte, which exits with status 42 through port F4h.
