@@ -80,8 +80,18 @@ fn path(p: PathBuf) -> String {
 #[test]
 fn ondol_emu_boots_the_686_kernel_directly_to_the_busybox_shell_and_powers_off() {
     let (kernel, initrd, cmdline) = (path(linux("vmlinuz")), path(linux("initrd.gz")), cmdline());
-    let (o, t) = ondol(&["--kernel", &kernel, "--initrd", &initrd, "--cmdline", &cmdline]);
+    let (o, t) = ondol(&["--trace", "boot", "--kernel", &kernel, "--initrd", &initrd, "--cmdline", &cmdline]);
     assert_shell_and_power_off("ondol emu, direct boot", &o, t);
+    // The boot trace follows the kernel from the setup code to its own output.
+    let err = text(&o.stderr);
+    for stage in [
+        "kernel placed by ondol (Linux boot protocol",
+        "INT 19h: entering the Linux setup code",
+        "control passed to the kernel: the setup code jumped to its 32-bit entry at 0x100000",
+        "first kernel output: ",
+    ] {
+        assert!(err.contains(stage), "the boot trace has no \"{stage}\":\n{err}");
+    }
 }
 
 #[test]

@@ -530,7 +530,7 @@ fn boot_once(o: &BootOnce, session: &Session, boot: &mut Boot) -> Result<Report,
                         l.kernel_start,
                         l.initrd.map(|(a, n)| format!(", initrd {n} bytes at {a:#x}")).unwrap_or_default(),
                         l.cmdline
-                    ));
+                    ), l.kernel_start);
                     BootTarget::Linux(LinuxEntry { segment: l.setup_segment })
                 }
                 None => BootTarget::Disk,

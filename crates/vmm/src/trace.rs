@@ -42,6 +42,9 @@ struct State {
     /// Where the loaded kernel will be entered, when ondol's boot loader says so:
     /// (linear, segment, offset).
     kernel_entry: Option<(u64, u16, u16)>,
+    /// A Linux kernel placed by ondol: the linear address of its 32-bit entry (code32_start),
+    /// where the setup code jumps in protected mode.
+    linux_entry: Option<u64>,
     loading: Loading,
     /// Addresses execution is watched at.
     watch: Vec<u64>,
@@ -78,6 +81,7 @@ impl Trace {
                 saw_kernel_output: false,
                 saw_init: false,
                 foreign_firmware: false,
+                linux_entry: None,
             }),
             generation: Default::default(),
         }
@@ -242,6 +246,14 @@ impl Trace {
                 drop(st);
                 self.event("partition boot sector running at 0000:7C00".into());
             }
+            Stage::BootSector { running: true } if st.linux_entry == Some(addr) => {
+                st.stage = Stage::Kernel;
+                self.set_watch(&mut st, Vec::new());
+                drop(st);
+                self.event(format!(
+                    "control passed to the kernel: the setup code jumped to its 32-bit entry at {addr:#x} (protected mode)"
+                ));
+            }
             Stage::BootSector { running: true } if st.kernel_entry.map(|k| k.0) == Some(addr) => {
                 let (lin, seg, off) = st.kernel_entry.unwrap_or_default();
                 let l = std::mem::take(&mut st.loading);
@@ -263,21 +275,17 @@ impl Trace {
         }
     }
 
-    /// A kernel was placed in memory by ondol itself (`--kernel`).
-    pub fn kernel_direct(&self, what: String) {
+    /// A Linux kernel was placed in memory by ondol itself (`--kernel`); its protected-mode
+    /// code is entered at `entry32`, which is watched.
+    pub fn kernel_direct(&self, what: String, entry32: u64) {
         if !self.enabled {
             return;
         }
-        lock(&self.st).stage = Stage::BootSector { running: true };
-        self.event(what);
-    }
-
-    /// Control reached a directly loaded kernel.
-    pub fn kernel_entered(&self, what: String) {
-        if !self.enabled {
-            return;
-        }
-        lock(&self.st).stage = Stage::Kernel;
+        let mut st = lock(&self.st);
+        st.stage = Stage::BootSector { running: true };
+        st.linux_entry = Some(entry32);
+        self.set_watch(&mut st, vec![entry32]);
+        drop(st);
         self.event(what);
     }
 
