@@ -212,6 +212,10 @@ into_site:
     mov word ptr [gdt + 0x64], 0xEC02
     shr eax, 16
     mov [gdt + 0x66], ax
+    # Alignment checking on (CR0.AM); it applies at CPL 3 while EFLAGS.AC is set.
+    mov eax, cr0
+    or eax, 0x40000
+    mov cr0, eax
     # IRET to ring 3.
     push SEL_DATA3
     push STACK3
@@ -250,6 +254,34 @@ ring3:
     mov eax, [callgate_params]
     cmp eax, 0x22221111
     CHECK32 "call_gate_copies_parameters"
+    # Alignment check: with EFLAGS.AC set, a misaligned dword read is #AC(0) at its own
+    # address; an aligned one and a byte read at an odd address are not.
+    pushfd
+    or dword ptr [esp], 0x40000
+    popfd
+    mov dword ptr [last_vector], 0xFFFFFFFF
+    mov eax, [ac_data]
+    mov al, [ac_data + 1]
+    mov ebx, [last_vector]
+    RESUME_AT 12f
+ac_site:
+    mov eax, [ac_data + 1]
+12: pushfd
+    and dword ptr [esp], ~0x40000
+    popfd
+    mov eax, ebx
+    cmp eax, 0xFFFFFFFF
+    CHECK32 "aligned_and_byte_reads_pass_the_alignment_check"
+    EXPECT_FAULT 17, 0, "ac_misaligned_dword_at_cpl3"
+    mov eax, [last_eip]
+    cmp eax, offset ac_site
+    CHECK32 "ac_saves_faulting_eip"
+    # The same misaligned read with EFLAGS.AC clear: no fault.
+    mov dword ptr [last_vector], 0xFFFFFFFF
+    mov eax, [ac_data + 1]
+    mov eax, [last_vector]
+    cmp eax, 0xFFFFFFFF
+    CHECK32 "misaligned_read_without_ac_is_fine"
     # The I/O bitmap: port 80h allowed, 81h not.
     mov dword ptr [last_vector], 0xFFFFFFFF
     in al, 0x80
@@ -307,5 +339,7 @@ back_to_ring0:
 scratch:          .long 0
 syscall_frame_ok: .long 0
 callgate_params:  .long 0
+.p2align 2
+ac_data:          .long 0x11223344, 0x55667788
     PM_LIBRARY
 BIOS_TEST_END

@@ -703,6 +703,9 @@ impl Cpu {
             if ((a as i64) << 16 >> 16) as u64 != a {
                 return Err(if seg == SS { Fault::ss0() } else { Fault::gp0() });
             }
+            if self.cpl == 3 {
+                self.alignment_check(a, size)?;
+            }
             return Ok(a);
         }
         let c = &self.segc[seg];
@@ -710,7 +713,23 @@ impl Cpu {
         if !ok {
             return Err(if seg == SS { Fault::ss0() } else { Fault::gp0() });
         }
-        Ok(self.s.seg[seg].base.wrapping_add(off) & 0xFFFF_FFFF)
+        let lin = self.s.seg[seg].base.wrapping_add(off) & 0xFFFF_FFFF;
+        if self.cpl == 3 {
+            self.alignment_check(lin, size)?;
+        }
+        Ok(lin)
+    }
+
+    /// #AC(0) for a misaligned access at CPL 3 with CR0.AM and EFLAGS.AC set (SDM Vol. 3,
+    /// 6.15, interrupt 17), checked on the linear address before paging, as Bochs does.
+    #[inline(always)]
+    fn alignment_check(&self, lin: u64, size: u64) -> Result<()> {
+        // Words on 2, doublewords on 4, larger operands on 8 bytes.
+        let align = 1u64 << (63 - size.clamp(1, 8).leading_zeros());
+        if lin & (align - 1) != 0 && self.s.cr0 & cr0::AM != 0 && self.s.rflags & flags::AC != 0 {
+            return Err(Fault::with_error(vector::AC, 0));
+        }
+        Ok(())
     }
 
     #[inline(always)]
