@@ -3,8 +3,8 @@
 //! A P6-class 32-bit CPU (family 6) under ondol's own vendor string, so guests take their
 //! generic paths instead of Intel- or AMD-specific ones (microcode MSRs, model quirks) that a
 //! software CPU does not have. What it advertises is what crates/x86 implements: 4 MiB pages
-//! (PSE, PSE-36), PAE paging with NX, global pages, the TSC, MSRs, CMPXCHG8B, CMOV, PAT, debug
-//! extensions, and the x87 FPU (fpu/).
+//! (PSE, PSE-36), PAE paging with NX, global pages, the TSC, MSRs, CMPXCHG8B, CMOV, PAT, and
+//! the x87 FPU (fpu/).
 
 /// Family 6, model 1, stepping 0: the processor signature in EDX at reset and in CPUID.1:EAX.
 pub const SIGNATURE: u32 = 0x0000_0610;
@@ -26,9 +26,9 @@ pub mod feature {
     pub const NX: u32 = 1 << 20;
 }
 
-/// What CPUID.1:EDX reports.
+/// What CPUID.1:EDX reports. Not DE: I/O breakpoints (and debug-register breakpoints at all)
+/// are not implemented.
 pub const FEATURES: u32 = feature::FPU
-    | feature::DE
     | feature::PSE
     | feature::TSC
     | feature::MSR
@@ -89,6 +89,8 @@ mod tests {
         let (eax, _, _, edx) = cpuid(1, 0);
         assert_eq!((eax >> 8) & 0xF, 6);
         assert!(edx & feature::CMOV != 0 && edx & feature::CX8 != 0 && edx & feature::TSC != 0);
+        // Debug-register breakpoints are not implemented, so no debugging extensions.
+        assert_eq!(edx & feature::DE, 0);
         assert_eq!(cpuid(7, 0), cpuid(1, 0));
         assert_eq!(cpuid(0x8000_0010, 0), cpuid(1, 0));
     }

@@ -429,8 +429,10 @@ pub(crate) fn invlpg(cpu: &mut Cpu, _: &mut dyn Bus, d: &Decoded) -> Result<()> 
 /// CR0 bits a guest can change on the CPU ondol presents.
 const CR0_WRITABLE: u64 =
     cr0::PE | cr0::MP | cr0::EM | cr0::TS | cr0::NE | cr0::WP | cr0::AM | cr0::NW | cr0::CD | cr0::PG;
-/// CR4 bits the CPU implements.
-const CR4_WRITABLE: u64 = cr4::VME | cr4::PVI | cr4::TSD | cr4::DE | cr4::PSE | cr4::PAE | cr4::PGE | cr4::PCE;
+/// CR4 bits the CPU implements (and CPUID advertises); setting any other is #GP, as on a CPU
+/// without the feature. Not here: VME and PVI (virtual-8086 mode extensions), DE (I/O
+/// breakpoints), PCE (RDPMC).
+const CR4_WRITABLE: u64 = cr4::TSD | cr4::PSE | cr4::PAE | cr4::PGE;
 
 fn write_cr0(cpu: &mut Cpu, bus: &mut dyn Bus, v: u64) -> Result<()> {
     if v >> 32 != 0 || (v & cr0::PG != 0 && v & cr0::PE == 0) || (v & cr0::NW != 0 && v & cr0::CD == 0) {
