@@ -2,8 +2,9 @@
 # Protected mode: segment limits and rights (#GP, #SS, #NP with their error codes), expand-down
 # segments, LAR/LSL/VERR/VERW, privilege levels (IRET to ring 3, a DPL-3 trap gate with a stack
 # switch from the TSS, a call gate with parameters and RET to the outer level, the I/O
-# permission bitmap, privileged instructions), a 16-bit stack under 32-bit code (POP SS, ENTER),
-# and exceptions (fault and trap addresses, #DF).
+# permission bitmap, privileged instructions, alignment checks), a 16-bit stack under 32-bit
+# code (POP SS, ENTER), debug-register breakpoints, and exceptions (fault and trap addresses,
+# #DF).
 .include "pmlib.inc"
 .equ TSS, 0x70000
 .equ IOMAP_BYTES, 128               # ports 0-3FFh
@@ -134,6 +135,67 @@ pm_main:
     mov eax, ecx
     cmp eax, 0x1FFF4
     CHECK32 "enter32_on_16bit_stack_allocates_in_sp"
+    # ---- debug registers: an execution breakpoint is a #DB fault at the instruction (DR6.B0),
+    # a data write breakpoint a #DB trap after the writing instruction (DR6.B1), a read does
+    # not hit it, and with DR7.GD set a MOV DR is a #DB fault with DR6.BD and GD cleared ----
+    mov eax, offset bp_exec_site
+    mov dr0, eax
+    mov eax, offset bp_data
+    mov dr1, eax
+    xor eax, eax
+    mov dr6, eax
+    mov eax, 0x00D00005             # L0 (execute, 1 byte), L1 (write, 4 bytes)
+    mov dr7, eax
+    RESUME_AT 20f
+bp_exec_site:
+    nop
+20: EXPECT_FAULT 1, 0, "exec_breakpoint_db"
+    mov eax, [last_eip]
+    cmp eax, offset bp_exec_site
+    CHECK32 "exec_breakpoint_is_a_fault_at_the_instruction"
+    mov eax, dr6
+    and eax, 0xF
+    cmp eax, 1
+    CHECK32 "exec_breakpoint_sets_dr6_b0"
+    xor eax, eax
+    mov dr6, eax
+    mov dword ptr [last_vector], 0xFFFFFFFF
+    mov dword ptr [bp_data], 1
+bp_after_write:
+    mov eax, [last_vector]
+    cmp eax, 1
+    CHECK32 "data_write_breakpoint_db"
+    mov eax, [last_eip]
+    cmp eax, offset bp_after_write
+    CHECK32 "data_breakpoint_is_a_trap_after_the_write"
+    mov eax, dr6
+    and eax, 0xF
+    cmp eax, 2
+    CHECK32 "data_breakpoint_sets_dr6_b1"
+    mov dword ptr [last_vector], 0xFFFFFFFF
+    mov eax, [bp_data]
+    mov eax, [last_vector]
+    cmp eax, 0xFFFFFFFF
+    CHECK32 "read_does_not_hit_a_write_breakpoint"
+    mov eax, 0x2000                 # GD only
+    mov dr7, eax
+    RESUME_AT 21f
+gd_site:
+    mov eax, dr0
+21: EXPECT_FAULT 1, 0, "general_detect_db"
+    mov eax, [last_eip]
+    cmp eax, offset gd_site
+    CHECK32 "general_detect_is_a_fault_at_the_mov"
+    mov eax, dr6
+    and eax, 0x2000
+    cmp eax, 0x2000
+    CHECK32 "general_detect_sets_dr6_bd"
+    mov eax, dr7
+    and eax, 0x2000
+    CHECK32 "general_detect_clears_gd"
+    xor eax, eax
+    mov dr7, eax
+    mov dr6, eax
     # ---- exceptions: fault and trap addresses ----
     RESUME_AT 10f
     xor ecx, ecx
@@ -341,5 +403,6 @@ syscall_frame_ok: .long 0
 callgate_params:  .long 0
 .p2align 2
 ac_data:          .long 0x11223344, 0x55667788
+bp_data:          .long 0
     PM_LIBRARY
 BIOS_TEST_END

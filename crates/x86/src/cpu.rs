@@ -48,8 +48,11 @@ pub(crate) struct SegCheck {
 /// What kind of event is being delivered through the IVT/IDT.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Event {
-    /// A fault or trap raised by the CPU itself.
+    /// A trap (or abort) raised by the CPU itself.
     Exception,
+    /// A fault raised by the CPU itself: the instruction restarts, so the EFLAGS image pushed
+    /// has RF set (SDM Vol. 3, 17.3.1.1), except for an instruction breakpoint's #DB.
+    Fault,
     /// INT n, INT3, INTO (software: DPL checks apply in protected mode).
     Software,
     /// INT1 (ICEBP): a software-raised #DB that is delivered like a hardware one.
@@ -90,6 +93,11 @@ pub struct Cpu {
     blk_len: usize,
     /// The mode or code size changed, or the block's bytes were written: leave the block.
     pub(crate) block_break: bool,
+    /// DR7 enables an instruction breakpoint / a data breakpoint (see `refresh_debug`).
+    dr_exec: bool,
+    pub(crate) dr_data: bool,
+    /// DR6 B0-B3 bits of data breakpoints hit by the running instruction: a #DB trap follows it.
+    pub(crate) db_pending: u64,
     pub(crate) halted: bool,
     /// Something may have changed the INTR line or IF: look at it at the next boundary.
     pub(crate) irq_poll: bool,
@@ -146,6 +154,9 @@ impl Cpu {
             blk_host: 0,
             blk_len: 0,
             block_break: false,
+            dr_exec: false,
+            dr_data: false,
+            db_pending: 0,
             halted: false,
             irq_poll: true,
             inhibit: false,
@@ -183,6 +194,55 @@ impl Cpu {
         self.last_exception = None;
         self.update_mmu(bus);
         self.refresh_mode();
+        self.refresh_debug();
+    }
+
+    /// Recompute which breakpoints DR7 enables (after a write to DR0-DR7 or a task switch).
+    /// Only breakpoints of a length DR7 allows for their kind count: execution breakpoints
+    /// of length 1, data breakpoints of 1, 2, 4 or 8 bytes; I/O breakpoints need CR4.DE,
+    /// which this CPU does not offer.
+    pub(crate) fn refresh_debug(&mut self) {
+        let dr7 = self.s.dr[7];
+        self.dr_exec = false;
+        self.dr_data = false;
+        for i in 0..4 {
+            if dr7 & (3 << (2 * i)) == 0 {
+                continue;
+            }
+            match (dr7 >> (16 + 4 * i)) & 3 {
+                0 => self.dr_exec = true,
+                1 | 3 => self.dr_data = true,
+                _ => {}
+            }
+        }
+        self.block_break = true;
+    }
+
+    /// The enabled execution breakpoints at `lin`, as DR6 B0-B3 bits.
+    fn exec_breakpoints(&self, lin: u64) -> u64 {
+        let dr7 = self.s.dr[7];
+        (0..4)
+            .filter(|&i| dr7 & (3 << (2 * i)) != 0 && (dr7 >> (16 + 4 * i)) & 0xF == 0 && self.s.dr[i] == lin)
+            .fold(0, |b, i| b | 1 << i)
+    }
+
+    /// Note the data breakpoints an access of `size` bytes at `lin` hits (DR7 R/W 01: writes,
+    /// 11: reads and writes); the #DB trap comes when the instruction completes.
+    #[cold]
+    pub(crate) fn data_breakpoints(&mut self, lin: u64, size: u64, write: bool) {
+        let dr7 = self.s.dr[7];
+        for i in 0..4 {
+            let rw = (dr7 >> (16 + 4 * i)) & 3;
+            if dr7 & (3 << (2 * i)) == 0 || !(rw == 3 || (rw == 1 && write)) {
+                continue;
+            }
+            let len = [1u64, 2, 8, 4][((dr7 >> (18 + 4 * i)) & 3) as usize];
+            let start = self.s.dr[i] & !(len - 1);
+            if lin < start + len && start < lin + size {
+                self.db_pending |= 1 << i;
+                self.block_break = true;
+            }
+        }
     }
 
     /// Instructions retired so far (each iteration of a REP string instruction counts).
@@ -376,6 +436,22 @@ impl Cpu {
             }
             self.cur_ip = self.s.rip;
             self.saved_rsp = self.s.gpr[crate::state::RSP];
+            // Instruction breakpoints and RF are looked at instruction by instruction: before
+            // the instruction, a match is a #DB fault (unless RF is set); then RF clears.
+            let careful = self.dr_exec || self.s.rflags & flags::RF != 0;
+            if careful {
+                let lin = self.s.seg[CS].base.wrapping_add(self.s.rip) & self.lin_mask;
+                let hits = if self.dr_exec && self.s.rflags & flags::RF == 0 { self.exec_breakpoints(lin) } else { 0 };
+                self.s.rflags &= !flags::RF;
+                if hits != 0 {
+                    self.icount += 1;
+                    self.s.dr[6] = (self.s.dr[6] & !0xF) | hits;
+                    if let Some(exit) = self.deliver_or_shutdown(bus, vector::DB, None, Event::Exception) {
+                        return exit;
+                    }
+                    continue;
+                }
+            }
             let (first, n) = match self.fetch_block(bus) {
                 Ok(b) => b,
                 Err(f) => {
@@ -392,6 +468,7 @@ impl Cpu {
             // A block is contiguous and ends within CS's limit and its page, so the linear
             // address of each instruction is the previous one's plus its length.
             let mut lin = self.s.seg[CS].base.wrapping_add(self.s.rip) & self.lin_mask;
+            let n = if careful { 1 } else { n };
             for k in 0..n {
                 // SAFETY: `first` points at `n` entries of a block in the decode cache or at the
                 // scratch entry (n = 1), raw allocations owned by this CPU that stay in place until
@@ -407,12 +484,18 @@ impl Cpu {
                 let next = self.cur_ip.wrapping_add(d.len as u64) & self.ip_mask;
                 self.s.rip = next;
                 if let Err(f) = (d.handler)(self, bus, d) {
+                    self.db_pending = 0;
                     if let Some(exit) = self.exception(bus, f) {
                         return exit;
                     }
-                } else if tf && !self.halted {
-                    // Single-step trap after the instruction (SDM Vol. 3, 17.3.1.4).
-                    self.s.dr[6] |= 1 << 14;
+                } else if (tf || self.db_pending != 0) && !self.halted {
+                    // Single-step and data-breakpoint traps after the instruction (SDM Vol. 3,
+                    // 17.3.1.2 and 17.3.1.4): one #DB, with every cause in DR6.
+                    self.s.dr[6] = (self.s.dr[6] & !0xF) | self.db_pending;
+                    if tf {
+                        self.s.dr[6] |= 1 << 14;
+                    }
+                    self.db_pending = 0;
                     if let Some(exit) = self.deliver_or_shutdown(bus, vector::DB, None, Event::Exception) {
                         return exit;
                     }
@@ -624,7 +707,8 @@ impl Cpu {
             if let Some(a) = cur.cr2 {
                 self.s.cr2 = a;
             }
-            match self.deliver(bus, cur.vector, cur.error, Event::Exception) {
+            let ev = if Fault::class(cur.vector) == FaultClass::DoubleFault { Event::Exception } else { Event::Fault };
+            match self.deliver(bus, cur.vector, cur.error, ev) {
                 Ok(()) => return None,
                 Err(f2) => {
                     let (c1, c2) = (Fault::class(cur.vector), Fault::class(f2.vector));
@@ -720,6 +804,16 @@ impl Cpu {
         Ok(lin)
     }
 
+    /// `lin` for an access that data breakpoints watch: a hit is noted for the #DB trap.
+    #[inline(always)]
+    pub(crate) fn lin_watched(&mut self, seg: usize, off: u64, size: u64, write: bool) -> Result<u64> {
+        let lin = self.lin(seg, off, size, write)?;
+        if self.dr_data {
+            self.data_breakpoints(lin, size, write);
+        }
+        Ok(lin)
+    }
+
     /// #AC(0) for a misaligned access at CPL 3 with CR0.AM and EFLAGS.AC set (SDM Vol. 3,
     /// 6.15, interrupt 17), checked on the linear address before paging, as Bochs does.
     #[inline(always)]
@@ -809,14 +903,14 @@ impl Cpu {
     /// Read `size` bytes at `seg:off`.
     #[inline(always)]
     pub(crate) fn read(&mut self, bus: &mut dyn Bus, seg: usize, off: u64, size: u64) -> Result<u64> {
-        let lin = self.lin(seg, off, size, false)?;
+        let lin = self.lin_watched(seg, off, size, false)?;
         self.read_lin(bus, lin, size, false)
     }
 
     /// Write `size` bytes at `seg:off`.
     #[inline(always)]
     pub(crate) fn write(&mut self, bus: &mut dyn Bus, seg: usize, off: u64, size: u64, v: u64) -> Result<()> {
-        let lin = self.lin(seg, off, size, true)?;
+        let lin = self.lin_watched(seg, off, size, true)?;
         self.write_lin(bus, lin, size, v)
     }
 

@@ -26,8 +26,8 @@ pub mod feature {
     pub const NX: u32 = 1 << 20;
 }
 
-/// What CPUID.1:EDX reports. Not DE: I/O breakpoints (and debug-register breakpoints at all)
-/// are not implemented.
+/// What CPUID.1:EDX reports. Not DE: I/O breakpoints (CR4.DE) are not implemented (execution
+/// and data breakpoints are, as on every CPU since the 386).
 pub const FEATURES: u32 = feature::FPU
     | feature::PSE
     | feature::TSC
@@ -89,7 +89,7 @@ mod tests {
         let (eax, _, _, edx) = cpuid(1, 0);
         assert_eq!((eax >> 8) & 0xF, 6);
         assert!(edx & feature::CMOV != 0 && edx & feature::CX8 != 0 && edx & feature::TSC != 0);
-        // Debug-register breakpoints are not implemented, so no debugging extensions.
+        // I/O breakpoints are not implemented, so no debugging extensions.
         assert_eq!(edx & feature::DE, 0);
         assert_eq!(cpuid(7, 0), cpuid(1, 0));
         assert_eq!(cpuid(0x8000_0010, 0), cpuid(1, 0));

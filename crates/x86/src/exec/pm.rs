@@ -430,6 +430,7 @@ pub(crate) fn iret(cpu: &mut Cpu, bus: &mut dyn Bus, size: u64) -> Result<()> {
         let sp = (cpu.s.gpr[RSP] & cpu.sp_mask()).wrapping_add(3 * size);
         cpu.set_sp(sp);
         cpu.write_flags(fl, size);
+        restore_rf(cpu, fl, size);
         return Ok(());
     }
     let new_sp = cpu.stack_peek(bus, 3 * size, size)?;
@@ -441,6 +442,7 @@ pub(crate) fn iret(cpu: &mut Cpu, bus: &mut dyn Bus, size: u64) -> Result<()> {
     let new_cpl = cpu.cpl;
     cpu.cpl = save_cpl;
     cpu.write_flags(fl, size);
+    restore_rf(cpu, fl, size);
     cpu.cpl = new_cpl;
     let s_raw = cpu.read_system(bus, ss_lin, 8)?;
     cpu.set_accessed(bus, ss_lin, s_raw)?;
@@ -452,6 +454,14 @@ pub(crate) fn iret(cpu: &mut Cpu, bus: &mut dyn Bus, size: u64) -> Result<()> {
 }
 
 /// IRETD with VM set in the popped EFLAGS, from CPL 0: back to virtual-8086 mode.
+/// A 32-bit IRET loads RF from the stack (a fault's handler returns with RF set, so the
+/// restarted instruction's breakpoint does not fire again); POPF and 16-bit IRET clear it.
+fn restore_rf(cpu: &mut Cpu, fl: u64, size: u64) {
+    if size >= 4 {
+        cpu.s.rflags |= fl & flags::RF;
+    }
+}
+
 fn iret_to_v86(cpu: &mut Cpu, bus: &mut dyn Bus, ip: u64, cs: u16, fl: u64) -> Result<()> {
     let mut v = [0u64; 6];
     for (i, x) in v.iter_mut().enumerate() {
@@ -480,7 +490,7 @@ fn iret_to_v86(cpu: &mut Cpu, bus: &mut dyn Bus, ip: u64, cs: u16, fl: u64) -> R
 
 /// Deliver an interrupt or exception through the IDT (SDM Vol. 3, 6.12).
 pub(crate) fn deliver(cpu: &mut Cpu, bus: &mut dyn Bus, v: u8, error: Option<u32>, ev: Event) -> Result<()> {
-    let ext = matches!(ev, Event::External | Event::Exception | Event::Icebp) as u32;
+    let ext = matches!(ev, Event::External | Event::Exception | Event::Fault | Event::Icebp) as u32;
     let idt_err = Fault::with_error(vector::GP, (v as u32) * 8 + 2 + ext);
     if (v as u64) * 8 + 7 > cpu.s.idtr.limit as u64 {
         return Err(idt_err);
@@ -517,7 +527,9 @@ pub(crate) fn deliver(cpu: &mut Cpu, bus: &mut dyn Bus, v: u8, error: Option<u32
         return Err(Fault::with_error(vector::NP, (sel & 0xFFFC) as u32 | ext));
     }
     let conforming = cs.attr & attr::DC != 0;
-    let fl = cpu.s.rflags;
+    // The EFLAGS image: RF set for a fault, so the restarted instruction's breakpoint does
+    // not fire again; clear otherwise.
+    let fl = if ev == Event::Fault { cpu.s.rflags | flags::RF } else { cpu.s.rflags & !flags::RF };
     let (old_cs, ip) = (cpu.s.seg[CS].selector as u64, cpu.s.rip);
     let from_v86 = cpu.mode == Mode::Virtual8086;
     if from_v86 && (conforming || cs.dpl() != 0) {
@@ -539,7 +551,7 @@ pub(crate) fn deliver(cpu: &mut Cpu, bus: &mut dyn Bus, v: u8, error: Option<u32
         }
         cpu.push_on(bus, &ss, &mut nsp, gsize, old_ss)?;
         cpu.push_on(bus, &ss, &mut nsp, gsize, old_sp)?;
-        cpu.push_on(bus, &ss, &mut nsp, gsize, fl & !flags::RF)?;
+        cpu.push_on(bus, &ss, &mut nsp, gsize, fl)?;
         cpu.push_on(bus, &ss, &mut nsp, gsize, old_cs)?;
         cpu.push_on(bus, &ss, &mut nsp, gsize, ip)?;
         if let Some(e) = error {
@@ -567,7 +579,7 @@ pub(crate) fn deliver(cpu: &mut Cpu, bus: &mut dyn Bus, v: u8, error: Option<u32
     let sp = cpu.s.gpr[RSP] & m;
     let need = gsize * if error.is_some() { 4 } else { 3 };
     cpu.probe_write(bus, SS, sp.wrapping_sub(need) & m, need)?;
-    cpu.push(bus, gsize, fl & !flags::RF & mask(gsize))?;
+    cpu.push(bus, gsize, fl & mask(gsize))?;
     cpu.push(bus, gsize, old_cs)?;
     cpu.push(bus, gsize, ip)?;
     if let Some(e) = error {
@@ -715,6 +727,9 @@ fn task_switch(cpu: &mut Cpu, bus: &mut dyn Bus, sel: u16, why: Switch, error: O
     cpu.s.gpr[..8].copy_from_slice(&regs);
     cpu.s.rip = eip;
     cpu.s.rflags = (nfl & flags::WRITABLE) | flags::FIXED1;
+    // A task switch clears the local breakpoint enables L0-L3 (SDM Vol. 3, 17.2.4).
+    cpu.s.dr[7] &= !0x55;
+    cpu.refresh_debug();
     if why == Switch::Call {
         cpu.s.rflags |= flags::NT;
     }

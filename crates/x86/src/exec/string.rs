@@ -76,7 +76,8 @@ fn repeat(
                 break;
             }
         }
-        if cpu.stop {
+        // Stop after this iteration for the platform, or for a data breakpoint's #DB trap.
+        if cpu.stop || cpu.db_pending != 0 {
             if cpu.s.gpr[RCX] & m != 0 {
                 cpu.s.rip = cpu.cur_ip;
             }

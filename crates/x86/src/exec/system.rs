@@ -508,6 +508,13 @@ pub(crate) fn mov_dr(cpu: &mut Cpu, _: &mut dyn Bus, d: &Decoded) -> Result<()> 
     if cpu.mode == Mode::Virtual8086 {
         return Err(Fault::gp0());
     }
+    // General detect: with DR7.GD set, any MOV DR is a #DB fault with DR6.BD set, and GD
+    // clears on the way to the handler (SDM Vol. 3, 17.2.4).
+    if cpu.s.dr[7] & (1 << 13) != 0 {
+        cpu.s.dr[6] |= 1 << 13;
+        cpu.s.dr[7] &= !(1 << 13);
+        return Err(Fault::new(vector::DB));
+    }
     let i = &d.instr;
     let to_dr = i.op0_register().is_dr();
     let (dr, gpr) = if to_dr { (i.op0_register(), i.op1_register()) } else { (i.op1_register(), i.op0_register()) };
@@ -528,6 +535,7 @@ pub(crate) fn mov_dr(cpu: &mut Cpu, _: &mut dyn Bus, d: &Decoded) -> Result<()> 
             7 => (v & 0xFFFF_2BFF) | 0x400,
             _ => v,
         };
+        cpu.refresh_debug();
     } else {
         let v = cpu.s.dr[n];
         cpu.set_gpr(gpr, v);
