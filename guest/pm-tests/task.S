@@ -147,8 +147,24 @@ pm_main:
     ljmp SEL_TSS, 0
 1:  EXPECT_FAULT 13, SEL_TSS, "jmp_to_busy_tss_gp"
 
-    # ---- INT n through a task gate ----
+    # ---- INT n through a task gate; C's TSS has the T flag: a #DB trap before C's first
+    # instruction, with DR6.BT ----
+    or word ptr [TSS_C + 0x64], 1
+    xor eax, eax
+    mov dr6, eax
+    mov dword ptr [last_vector], 0xFFFFFFFF
     int 0x90
+    and word ptr [TSS_C + 0x64], 0xFFFE
+    mov eax, [last_vector]
+    cmp eax, 1
+    CHECK32 "tss_t_flag_debug_trap"
+    mov eax, [last_eip]
+    cmp eax, offset task_c
+    CHECK32 "tss_t_flag_trap_before_first_instruction"
+    mov eax, dr6
+    and eax, 0x8000
+    cmp eax, 0x8000
+    CHECK32 "tss_t_flag_sets_dr6_bt"
     mov eax, [c_link]
     cmp eax, SEL_TSS
     CHECK32 "int_task_gate_back_link"

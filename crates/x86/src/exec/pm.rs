@@ -682,7 +682,10 @@ fn task_switch(cpu: &mut Cpu, bus: &mut dyn Bus, sel: u16, why: Switch, error: O
     // Load the incoming task.
     let rd = |cpu: &mut Cpu, bus: &mut dyn Bus, off: u64, size: u64| cpu.read_system(bus, new.base + off, size);
     let (eip, nfl, regs, sels, ldt, cr3);
+    let mut trap = false;
     if new32 {
+        // The T flag: a debug trap once the switch completes (DR6.BT, SDM Vol. 3, 7.2.1).
+        trap = rd(cpu, bus, 0x64, 2)? & 1 != 0;
         cr3 = Some(rd(cpu, bus, 0x1C, 4)?);
         eip = rd(cpu, bus, 0x20, 4)?;
         nfl = rd(cpu, bus, 0x24, 4)?;
@@ -730,6 +733,10 @@ fn task_switch(cpu: &mut Cpu, bus: &mut dyn Bus, sel: u16, why: Switch, error: O
     // A task switch clears the local breakpoint enables L0-L3 (SDM Vol. 3, 17.2.4).
     cpu.s.dr[7] &= !0x55;
     cpu.refresh_debug();
+    if trap {
+        cpu.db_pending |= 1 << 15;
+        cpu.block_break = true;
+    }
     if why == Switch::Call {
         cpu.s.rflags |= flags::NT;
     }
