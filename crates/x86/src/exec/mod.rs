@@ -475,10 +475,10 @@ impl Cpu {
     }
 
     /// Effective address (segment index, offset) of the instruction's memory operand.
-    #[inline(always)]
     ///
     /// Base and index are added at their full width and the sum cut to the address size, which
     /// gives the same result as adding 16- or 32-bit registers (carries only move upwards).
+    #[inline(always)]
     pub(crate) fn ea(&self, d: &Decoded) -> (usize, u64) {
         let mut a = d.instr.memory_displacement64();
         if d.ea_base < 16 {
