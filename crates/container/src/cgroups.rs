@@ -135,10 +135,14 @@ impl Hierarchy {
     ///
     /// A runtime process whose ondol was killed while it was setting the container up may still
     /// be creating the cgroup's directories (one hierarchy after another) until it notices its
-    /// parent is gone; so once everything is removed, watch a little longer and remove what
-    /// reappears.
-    pub fn destroy(&self, cgroup_path: &str, timeout: Duration) -> Result<(), CgroupError> {
+    /// parent is gone; so with `settle`, once everything is removed, watch a little longer
+    /// (about 0.1 s) and remove what reappears. Without it, one pass: for the ondol that ran
+    /// the container, once libcontainer's setup processes are known to be gone.
+    pub fn destroy(&self, cgroup_path: &str, timeout: Duration, settle: bool) -> Result<(), CgroupError> {
         let deadline = Instant::now() + timeout;
+        if !settle {
+            return self.destroy_once(cgroup_path, deadline);
+        }
         let mut quiet_rounds = 0;
         while quiet_rounds < SETTLE_ROUNDS {
             let existed = self.dirs(cgroup_path).iter().any(|d| d.is_dir());

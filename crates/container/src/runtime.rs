@@ -841,7 +841,9 @@ impl Runtime {
         if !rec.auto_remove {
             let _ = self.save(rec);
         }
-        self.release(rec);
+        // Without an exit status the start failed, and a runtime process may still be setting
+        // the container up; with one, libcontainer's setup processes were waited for.
+        self.release(rec, code.is_none());
         if rec.auto_remove {
             let _ = layer::remove_tree(&self.dir(&rec.id));
         }
@@ -852,9 +854,10 @@ impl Runtime {
     /// This is what libcontainer's `delete` does for the configs ondol generates (no hooks, no
     /// Intel RDT), without its cgroup manager, which rereads mountinfo through a verified
     /// procfs handle once per controller (about 4 ms a container here).
-    fn release(&self, rec: &Record) {
+    /// `settle`: a runtime process may still be creating the cgroup (see [`Hierarchy::destroy`]).
+    fn release(&self, rec: &Record, settle: bool) {
         if let Ok(h) = Hierarchy::host() {
-            let _ = h.destroy(&rec.cgroups_path, Duration::from_secs(5));
+            let _ = h.destroy(&rec.cgroups_path, Duration::from_secs(5), settle);
         }
         let _ = layer::remove_tree(&self.store.runtime_dir().join(&rec.id));
         let rootfs = self.dir(&rec.id).join("rootfs");
@@ -968,6 +971,7 @@ impl Runtime {
             nix::unistd::ForkResult::Child => {
                 let r = private_namespaces(!opts.host_network)
                     .and_then(|_| self.start(&mut rec, &img, &opts, Stdio::Inherit));
+                let started = r.is_ok();
                 let code = match r {
                     Ok(pid) => wait_exit(pid),
                     Err(e) => {
@@ -975,7 +979,7 @@ impl Runtime {
                         125
                     }
                 };
-                self.release(&rec);
+                self.release(&rec, !started);
                 std::process::exit(code);
             }
             nix::unistd::ForkResult::Parent { child } => {
@@ -996,7 +1000,7 @@ impl Runtime {
         let d = self.dir(id);
         if let Ok(b) = fs::read(d.join("record.json")) {
             if let Ok(r) = serde_json::from_slice::<Record>(&b) {
-                self.release(&r);
+                self.release(&r, true);
             }
         }
         let _ = layer::remove_tree(&d);
@@ -1035,7 +1039,7 @@ impl Runtime {
         if alive(rec.pid, rec.pid_start) {
             let _ = nix::sys::signal::kill(Pid::from_raw(pid), Signal::SIGKILL);
             if let Ok(h) = Hierarchy::host() {
-                h.destroy(&rec.cgroups_path, Duration::from_secs(5))?;
+                h.destroy(&rec.cgroups_path, Duration::from_secs(5), true)?;
             }
         }
         // The supervising ondol records the exit status, releases the container's resources,
@@ -1065,7 +1069,7 @@ impl Runtime {
             // A supervisor still waiting: it exits once the container is gone.
             let _ = nix::sys::signal::kill(Pid::from_raw(rec.owner), Signal::SIGKILL);
         }
-        self.release(&rec);
+        self.release(&rec, true);
         self.remove_files(&rec)?;
         Ok(rec)
     }

@@ -92,12 +92,15 @@ impl Env {
 }
 
 /// No cgroup directory of container `id` is left in any hierarchy (v1 or v2).
+/// No cgroup directory of a container whose id is or starts with `id` is left, in any hierarchy.
 fn no_cgroup_left(id: &str) {
     let mut left = Vec::new();
     for h in fs::read_dir("/sys/fs/cgroup").unwrap().flatten() {
-        for d in [h.path().join("ondol").join(id), Path::new("/sys/fs/cgroup/ondol").join(id)] {
-            if d.exists() {
-                left.push(d.display().to_string());
+        for parent in [h.path().join("ondol"), PathBuf::from("/sys/fs/cgroup/ondol")] {
+            for d in fs::read_dir(&parent).into_iter().flatten().flatten() {
+                if d.file_name().to_string_lossy().starts_with(id) && d.path().is_dir() {
+                    left.push(d.path().display().to_string());
+                }
             }
         }
     }
@@ -144,7 +147,12 @@ fn echo_hello_prints_hello_and_exit_status_passes_through() {
     let o = c.wait_with_output().unwrap();
     assert!(o.status.success());
     assert_eq!(o.stdout, b"from stdin");
-    // --rm leaves nothing.
+    // --rm leaves nothing: no files, no mounts, no cgroups (a container's default name, its
+    // host name, is c- and the first 8 characters of its id).
+    let host = e.ok(&["container", "run", "--rm", "busybox", "hostname"]);
+    let id_prefix = host.trim().strip_prefix("c-").expect("default name c-ID");
+    assert_eq!(id_prefix.len(), 8, "{host}");
+    no_cgroup_left(id_prefix);
     assert_eq!(fs::read_dir(e.root.join("containers")).unwrap().count(), 0);
     no_mounts_under(&e.root);
 }
