@@ -91,8 +91,8 @@ impl Env {
     }
 }
 
-/// No cgroup directory of container `id` is left in any hierarchy (v1 or v2).
-/// No cgroup directory of a container whose id is or starts with `id` is left, in any hierarchy.
+/// No cgroup directory of a container whose id is or starts with `id` is left, in any hierarchy
+/// (v1 or v2).
 fn no_cgroup_left(id: &str) {
     let mut left = Vec::new();
     for h in fs::read_dir("/sys/fs/cgroup").unwrap().flatten() {
