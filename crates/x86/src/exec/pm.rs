@@ -314,9 +314,27 @@ fn call_to_inner(
 pub(crate) fn far_return(cpu: &mut Cpu, bus: &mut dyn Bus, size: u64, imm: u64) -> Result<()> {
     let ip = cpu.stack_peek(bus, 0, size)? & mask(size);
     let sel = cpu.stack_peek(bus, size, size)? as u16;
+    let (rpl, cpl) = ((sel & 3) as u8, cpu.cpl);
+    let (raw, lin) = return_code_segment(cpu, bus, sel)?;
+    if rpl == cpl {
+        cpu.enter_code(bus, sel, raw, lin, cpl, ip)?;
+        let sp = (cpu.s.gpr[RSP] & cpu.sp_mask()).wrapping_add(2 * size + imm);
+        cpu.set_sp(sp);
+        return Ok(());
+    }
+    // To an outer level: the caller's SS:ESP are above the parameters.
+    let new_sp = cpu.stack_peek(bus, 2 * size + imm, size)?;
+    let new_ss = cpu.stack_peek(bus, 3 * size + imm, size)? as u16;
+    let (ss, ss_lin) = check_outer_stack(cpu, bus, new_ss, rpl)?;
+    cpu.enter_code(bus, sel, raw, lin, rpl, ip)?;
+    load_outer_stack(cpu, bus, ss, ss_lin, new_sp.wrapping_add(imm))
+}
+
+/// The code segment a far RET or IRET returns to (#GP and #NP as both list): returns its
+/// descriptor and the descriptor's linear address.
+fn return_code_segment(cpu: &mut Cpu, bus: &mut dyn Bus, sel: u16) -> Result<(u64, u64)> {
     let rpl = (sel & 3) as u8;
-    let cpl = cpu.cpl;
-    if rpl < cpl {
+    if rpl < cpu.cpl {
         return Err(sel_err(vector::GP, sel));
     }
     let (raw, lin) = cpu.desc(bus, sel)?;
@@ -334,22 +352,16 @@ pub(crate) fn far_return(cpu: &mut Cpu, bus: &mut dyn Bus, size: u64, imm: u64) 
     if !dpresent(raw) {
         return Err(sel_err(vector::NP, sel));
     }
-    if rpl == cpl {
-        cpu.enter_code(bus, sel, raw, lin, cpl, ip)?;
-        let sp = (cpu.s.gpr[RSP] & cpu.sp_mask()).wrapping_add(2 * size + imm);
-        cpu.set_sp(sp);
-        return Ok(());
-    }
-    // To an outer level: the caller's SS:ESP are above the parameters.
-    let new_sp = cpu.stack_peek(bus, 2 * size + imm, size)?;
-    let new_ss = cpu.stack_peek(bus, 3 * size + imm, size)? as u16;
-    let (ss, ss_lin) = check_outer_stack(cpu, bus, new_ss, rpl)?;
-    cpu.enter_code(bus, sel, raw, lin, rpl, ip)?;
+    Ok((raw, lin))
+}
+
+/// The end of a return to an outer level: SS (checked by `check_outer_stack`) and ESP (SP for
+/// a 16-bit stack) are loaded, and data segments the new level may not use become null.
+fn load_outer_stack(cpu: &mut Cpu, bus: &mut dyn Bus, ss: Segment, ss_lin: u64, sp: u64) -> Result<()> {
     let s_raw = cpu.read_system(bus, ss_lin, 8)?;
     cpu.set_accessed(bus, ss_lin, s_raw)?;
     cpu.s.seg[SS] = ss;
     cpu.refresh_mode();
-    let sp = new_sp.wrapping_add(imm);
     cpu.s.gpr[RSP] = if ss.big() { sp & 0xFFFF_FFFF } else { (cpu.s.gpr[RSP] & !0xFFFF) | (sp & 0xFFFF) };
     cpu.null_inaccessible_segments();
     Ok(())
@@ -404,26 +416,8 @@ pub(crate) fn iret(cpu: &mut Cpu, bus: &mut dyn Bus, size: u64) -> Result<()> {
     if size == 4 && fl & flags::VM != 0 && cpu.cpl == 0 {
         return iret_to_v86(cpu, bus, ip, sel, fl);
     }
-    let rpl = (sel & 3) as u8;
-    let cpl = cpu.cpl;
-    if rpl < cpl {
-        return Err(sel_err(vector::GP, sel));
-    }
-    let (raw, lin) = cpu.desc(bus, sel)?;
-    let cs = descriptor_to_segment(sel, raw);
-    if dsys(raw) || cs.attr & attr::CODE == 0 {
-        return Err(sel_err(vector::GP, sel));
-    }
-    if cs.attr & attr::DC != 0 {
-        if cs.dpl() > rpl {
-            return Err(sel_err(vector::GP, sel));
-        }
-    } else if cs.dpl() != rpl {
-        return Err(sel_err(vector::GP, sel));
-    }
-    if !dpresent(raw) {
-        return Err(sel_err(vector::NP, sel));
-    }
+    let (rpl, cpl) = ((sel & 3) as u8, cpu.cpl);
+    let (raw, lin) = return_code_segment(cpu, bus, sel)?;
     let ip = ip & mask(size);
     if rpl == cpl {
         cpu.enter_code(bus, sel, raw, lin, cpl, ip)?;
@@ -444,16 +438,9 @@ pub(crate) fn iret(cpu: &mut Cpu, bus: &mut dyn Bus, size: u64) -> Result<()> {
     cpu.write_flags(fl, size);
     restore_rf(cpu, fl, size);
     cpu.cpl = new_cpl;
-    let s_raw = cpu.read_system(bus, ss_lin, 8)?;
-    cpu.set_accessed(bus, ss_lin, s_raw)?;
-    cpu.s.seg[SS] = ss;
-    cpu.refresh_mode();
-    cpu.s.gpr[RSP] = if ss.big() { new_sp & 0xFFFF_FFFF } else { (cpu.s.gpr[RSP] & !0xFFFF) | (new_sp & 0xFFFF) };
-    cpu.null_inaccessible_segments();
-    Ok(())
+    load_outer_stack(cpu, bus, ss, ss_lin, new_sp)
 }
 
-/// IRETD with VM set in the popped EFLAGS, from CPL 0: back to virtual-8086 mode.
 /// A 32-bit IRET loads RF from the stack (a fault's handler returns with RF set, so the
 /// restarted instruction's breakpoint does not fire again); POPF and 16-bit IRET clear it.
 fn restore_rf(cpu: &mut Cpu, fl: u64, size: u64) {
@@ -462,6 +449,7 @@ fn restore_rf(cpu: &mut Cpu, fl: u64, size: u64) {
     }
 }
 
+/// IRETD with VM set in the popped EFLAGS, from CPL 0: back to virtual-8086 mode.
 fn iret_to_v86(cpu: &mut Cpu, bus: &mut dyn Bus, ip: u64, cs: u16, fl: u64) -> Result<()> {
     let mut v = [0u64; 6];
     for (i, x) in v.iter_mut().enumerate() {
