@@ -17,6 +17,17 @@ fn program(name: &str) -> PathBuf {
     path
 }
 
+/// Write `bytes` to a temporary file named after `tag`, run `ondol run --backend emu --no-input`
+/// with `args` and the file last (so `args` ends with the option that takes it: --raw, --disk,
+/// --firmware), remove the file, and return what ondol did.
+fn run_emu(tag: &str, bytes: &[u8], args: &[&str]) -> Output {
+    let p = std::env::temp_dir().join(format!("ondol-{tag}-{}", std::process::id()));
+    std::fs::write(&p, bytes).unwrap();
+    let o = ondol().args(["run", "--backend", "emu", "--no-input"]).args(args).arg(&p).output().unwrap();
+    let _ = std::fs::remove_file(&p);
+    o
+}
+
 fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
@@ -107,15 +118,10 @@ fn auto_falls_back_to_emu_and_says_why() {
 #[test]
 fn the_guest_exit_code_and_a_timeout_become_the_exit_status() {
     // A program that writes 42 to the exit port.
-    let p = std::env::temp_dir().join(format!("ondol-exit42-{}", std::process::id()));
-    std::fs::write(&p, [0xB0, 42, 0xE6, 0xF4, 0xFA, 0xF4]).unwrap();
-    let o = ondol().args(["run", "--backend", "emu", "--no-input", "--raw"]).arg(&p).output().unwrap();
+    let o = run_emu("exit42", &[0xB0, 42, 0xE6, 0xF4, 0xFA, 0xF4], &["--raw"]);
     assert_eq!(o.status.code(), Some(42), "{}", stderr(&o));
     // jmp $: runs until the timeout.
-    let p = std::env::temp_dir().join(format!("ondol-spin-{}", std::process::id()));
-    std::fs::write(&p, [0xEB, 0xFE]).unwrap();
-    let o =
-        ondol().args(["run", "--backend", "emu", "--no-input", "--timeout", "0.5", "--raw"]).arg(&p).output().unwrap();
+    let o = run_emu("spin", &[0xEB, 0xFE], &["--timeout", "0.5", "--raw"]);
     assert_eq!(o.status.code(), Some(124), "{}", stderr(&o));
     assert!(stderr(&o).contains("timed out"), "{}", stderr(&o));
 }
@@ -123,11 +129,8 @@ fn the_guest_exit_code_and_a_timeout_become_the_exit_status() {
 #[test]
 fn a_triple_fault_is_reported_with_the_last_instructions() {
     // lidt with a zero limit, then int3: #GP on delivery, #DF, triple fault.
-    let p = std::env::temp_dir().join(format!("ondol-triple-{}", std::process::id()));
     let prog = [0x0F, 0x01, 0x1E, 0x08, 0x7C, 0xCC, 0xEB, 0xFE, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00];
-    std::fs::write(&p, prog).unwrap();
-    let o =
-        ondol().args(["run", "--backend", "emu", "--no-input", "--timeout", "10", "--raw"]).arg(&p).output().unwrap();
+    let o = run_emu("triple", &prog, &["--timeout", "10", "--raw"]);
     let err = stderr(&o);
     assert_eq!(o.status.code(), Some(1), "{err}");
     assert!(err.contains("triple fault"), "{err}");
@@ -154,11 +157,7 @@ fn the_last_instructions_are_listed_in_order_after_a_rep_string_instruction() {
     prog.extend([0x0F, 0x01, 0x1E, 0x20, 0x7C]); // 7C1A: lidt [7C20h]
     prog.push(0xCC); // 7C1F: int3
     prog.extend([0; 6]); // 7C20: the IDTR image, limit 0
-    let p = std::env::temp_dir().join(format!("ondol-recent-{}", std::process::id()));
-    std::fs::write(&p, prog).unwrap();
-    let o =
-        ondol().args(["run", "--backend", "emu", "--no-input", "--timeout", "30", "--raw"]).arg(&p).output().unwrap();
-    let _ = std::fs::remove_file(&p);
+    let o = run_emu("recent", &prog, &["--timeout", "30", "--raw"]);
     let err = stderr(&o);
     let addrs: Vec<u64> = err
         .lines()
@@ -218,12 +217,8 @@ fn a_disk_that_triple_faults_on_every_boot_stops_after_three_boots() {
     img[..code.len()].copy_from_slice(&code);
     img[510] = 0x55;
     img[511] = 0xAA;
-    let p = std::env::temp_dir().join(format!("ondol-triple-loop-{}.img", std::process::id()));
-    std::fs::write(&p, &img).unwrap();
-    let o =
-        ondol().args(["run", "--backend", "emu", "--no-input", "--timeout", "30", "--disk"]).arg(&p).output().unwrap();
+    let o = run_emu("triple-loop", &img, &["--timeout", "30", "--disk"]);
     let err = stderr(&o);
-    let _ = std::fs::remove_file(&p);
     assert_eq!(o.status.code(), Some(1), "{err}");
     assert_eq!(err.matches("boots again").count(), 2, "two reboots before giving up: {err}");
     assert!(err.contains("the same on 3 boots in a row"), "{err}");
@@ -244,11 +239,7 @@ fn a_far_jump_through_a_garbage_descriptor_ends_with_a_report() {
         0xEA, 0x00, 0x00, 0x08, 0x00, // jmp 0008:0000
         0xFF, 0xFF, 0x00, 0x7C, 0x00, 0x00, // gdtr: limit FFFFh, base 7C00h
     ];
-    let p = std::env::temp_dir().join(format!("ondol-baddesc-{}", std::process::id()));
-    std::fs::write(&p, prog).unwrap();
-    let o =
-        ondol().args(["run", "--backend", "emu", "--no-input", "--timeout", "30", "--raw"]).arg(&p).output().unwrap();
-    let _ = std::fs::remove_file(&p);
+    let o = run_emu("baddesc", &prog, &["--timeout", "30", "--raw"]);
     let err = stderr(&o);
     assert_eq!(o.status.code(), Some(1), "{err}");
     assert!(err.contains("triple fault"), "{err}");
@@ -261,11 +252,7 @@ fn a_jump_into_unmapped_memory_ends_with_a_report() {
     // C000:0000 is the empty option-ROM space: all ones, which decode as an invalid
     // instruction; the #UD handler (the zeroed IVT) sends the CPU through zeroed memory. A PC
     // would run on; ondol's --timeout ends the run and shows where the CPU was.
-    let p = std::env::temp_dir().join(format!("ondol-unmapped-{}", std::process::id()));
-    std::fs::write(&p, [0xEA, 0x00, 0x00, 0x00, 0xC0]).unwrap();
-    let o =
-        ondol().args(["run", "--backend", "emu", "--no-input", "--timeout", "1", "--raw"]).arg(&p).output().unwrap();
-    let _ = std::fs::remove_file(&p);
+    let o = run_emu("unmapped", &[0xEA, 0x00, 0x00, 0x00, 0xC0], &["--timeout", "1", "--raw"]);
     let err = stderr(&o);
     assert_eq!(o.status.code(), Some(124), "{err}");
     assert!(err.contains("timed out") && err.contains("last instructions executed"), "{err}");
@@ -275,11 +262,7 @@ fn a_jump_into_unmapped_memory_ends_with_a_report() {
 #[test]
 fn a_guest_that_halts_with_interrupts_off_ends_the_run() {
     // cli; hlt: nothing can wake the CPU, so ondol ends the run instead of waiting.
-    let p = std::env::temp_dir().join(format!("ondol-clihlt-{}", std::process::id()));
-    std::fs::write(&p, [0xFA, 0xF4]).unwrap();
-    let o =
-        ondol().args(["run", "--backend", "emu", "--no-input", "--timeout", "30", "--raw"]).arg(&p).output().unwrap();
-    let _ = std::fs::remove_file(&p);
+    let o = run_emu("clihlt", &[0xFA, 0xF4], &["--timeout", "30", "--raw"]);
     let err = stderr(&o);
     assert_eq!(o.status.code(), Some(1), "{err}");
     assert!(err.contains("halted with interrupts disabled at 0000:00007c01"), "{err}");
@@ -288,10 +271,7 @@ fn a_guest_that_halts_with_interrupts_off_ends_the_run() {
 #[test]
 fn firmware_roms_of_the_wrong_size_are_one_line() {
     for (name, len) in [("empty", 0usize), ("odd", 1000), ("too-big", 32 << 20)] {
-        let p = std::env::temp_dir().join(format!("ondol-rom-{name}-{}.bin", std::process::id()));
-        std::fs::write(&p, vec![0u8; len]).unwrap();
-        let o = ondol().args(["run", "--backend", "emu", "--no-input", "--firmware"]).arg(&p).output().unwrap();
-        let _ = std::fs::remove_file(&p);
+        let o = run_emu(&format!("rom-{name}"), &vec![0u8; len], &["--firmware"]);
         let err = stderr(&o);
         assert_eq!(o.status.code(), Some(1), "{name}: {err}");
         assert_eq!(err.lines().count(), 1, "{name}: one line: {err}");
@@ -306,14 +286,7 @@ fn a_firmware_rom_runs_without_a_disk_and_its_top_128k_sits_below_1m() {
     let mut rom = vec![0xFFu8; 128 << 10];
     rom[..6].copy_from_slice(&[0xB0, 42, 0xE6, 0xF4, 0xFA, 0xF4]);
     rom[0x1FFF0..0x1FFF5].copy_from_slice(&[0xEA, 0x00, 0x00, 0x00, 0xE0]);
-    let p = std::env::temp_dir().join(format!("ondol-rom-{}.bin", std::process::id()));
-    std::fs::write(&p, &rom).unwrap();
-    let o = ondol()
-        .args(["run", "--backend", "emu", "--no-input", "--timeout", "30", "--firmware"])
-        .arg(&p)
-        .output()
-        .unwrap();
-    let _ = std::fs::remove_file(&p);
+    let o = run_emu("rom", &rom, &["--timeout", "30", "--firmware"]);
     assert_eq!(o.status.code(), Some(42), "{}", stderr(&o));
 }
 
