@@ -8,7 +8,6 @@
 mod common;
 
 use hypervisor::Backend;
-use std::process::Command;
 use vmm::disk::Disk;
 use vmm::machine::{Boot, Outcome};
 
@@ -79,25 +78,8 @@ fn a_guest_powers_off_through_acpi_on_kvm_too() {
 
 #[test]
 fn the_same_program_powers_off_qemu_with_seabios_tables() {
-    let dir = std::env::temp_dir().join(format!("ondol-acpi-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let disk = dir.join("disk.img");
-    std::fs::write(&disk, disk_image()).unwrap();
-    let serial = dir.join("com1.txt");
-    let status = Command::new("timeout")
-        .arg("60")
-        .arg("qemu-system-i386")
-        .args(["-accel", "tcg", "-m", "32", "-display", "none", "-monitor", "none", "-no-reboot", "-nic", "none"])
-        .arg("-serial")
-        .arg(format!("file:{}", serial.display()))
-        .args(["-device", "isa-debug-exit,iobase=0xf4,iosize=4"])
-        .arg("-drive")
-        .arg(format!("file={},format=raw,snapshot=on", disk.display()))
-        .status()
-        .unwrap_or_else(|e| panic!("cannot run qemu-system-i386 ({e}): install qemu-system-x86 (scripts/deps does)"));
-    let out = String::from_utf8_lossy(&std::fs::read(&serial).unwrap_or_default()).into_owned();
-    let _ = std::fs::remove_dir_all(&dir);
+    let (status, out) = common::on_qemu("acpi", &disk_image(), 32, &["-no-reboot"]);
     // A power-off ends QEMU with status 0; the exit port would give 2N+1, a timeout 124.
-    assert_eq!(status.code(), Some(0), "QEMU did not power off:\n{out}");
+    assert_eq!(status, Some(0), "QEMU did not power off:\n{out}");
     assert_all_passed("QEMU/SeaBIOS", &out);
 }

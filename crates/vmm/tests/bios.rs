@@ -7,7 +7,6 @@
 mod common;
 
 use hypervisor::Backend;
-use std::process::Command;
 use vmm::disk::Disk;
 use vmm::machine::{Boot, Outcome};
 
@@ -39,26 +38,8 @@ fn on_qemu(name: &str) -> String {
 }
 
 fn on_qemu_with(name: &str, extra: &[&str]) -> String {
-    let dir = std::env::temp_dir().join(format!("ondol-bios-{}-{name}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let disk = dir.join("disk.img");
-    std::fs::write(&disk, disk_image(name)).unwrap();
-    let serial = dir.join("com1.txt");
-    let status = Command::new("timeout")
-        .arg("60")
-        .arg("qemu-system-i386")
-        .args(["-accel", "tcg", "-m", "32", "-display", "none", "-monitor", "none", "-nic", "none"])
-        .args(extra)
-        .arg("-serial")
-        .arg(format!("file:{}", serial.display()))
-        .args(["-device", "isa-debug-exit,iobase=0xf4,iosize=4"])
-        .arg("-drive")
-        .arg(format!("file={},format=raw,snapshot=on", disk.display()))
-        .status()
-        .unwrap_or_else(|e| panic!("cannot run qemu-system-i386 ({e}): install qemu-system-x86 (scripts/deps does)"));
-    let out = String::from_utf8_lossy(&std::fs::read(&serial).unwrap_or_default()).into_owned();
-    let _ = std::fs::remove_dir_all(&dir);
-    assert_eq!(status.code(), Some(1), "{name} on QEMU did not exit with status 0:\n{out}");
+    let (status, out) = common::on_qemu(&format!("bios-{name}"), &disk_image(name), 32, extra);
+    assert_eq!(status, Some(1), "{name} on QEMU did not exit with status 0:\n{out}");
     out
 }
 

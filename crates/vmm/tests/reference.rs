@@ -9,7 +9,6 @@ mod common;
 
 use common::program;
 use hypervisor::Backend;
-use std::process::Command;
 use vmm::machine::{Boot, Outcome};
 
 const PROGRAMS: &[&str] = &["interrupts", "bcd", "alu", "strings", "control", "hello", "fpu-arith", "fpu-convert"];
@@ -41,31 +40,12 @@ fn on_emu(name: &str) -> String {
 }
 
 fn on_qemu(name: &str) -> String {
-    let dir = std::env::temp_dir().join(format!("ondol-ref-{}-{name}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let disk = dir.join("disk.img");
     let mut img = program(name).to_vec();
     img.resize(1 << 20, 0);
-    std::fs::write(&disk, &img).unwrap();
-    let serial = dir.join("com1.txt");
-    let status = Command::new("timeout")
-        .arg("60")
-        .arg("qemu-system-i386")
-        .args(["-accel", "tcg", "-m", "16", "-display", "none", "-monitor", "none", "-no-reboot", "-nic", "none"])
-        .arg("-serial")
-        .arg(format!("file:{}", serial.display()))
-        .args(["-device", "isa-debug-exit,iobase=0xf4,iosize=4"])
-        .arg("-drive")
-        .arg(format!("file={},format=raw,snapshot=on", disk.display()))
-        .status()
-        .unwrap_or_else(|e| {
-            panic!("cannot run qemu-system-i386 ({e}): install qemu-system-x86 (scripts/deps does it)")
-        });
+    let (status, out) = common::on_qemu(&format!("ref-{name}"), &img, 16, &["-no-reboot"]);
     // isa-debug-exit: status = (value << 1) | 1.
-    assert_eq!(status.code(), Some(1), "{name} on QEMU did not exit with status 0 through port 0xF4");
-    let out = std::fs::read(&serial).unwrap_or_default();
-    let _ = std::fs::remove_dir_all(&dir);
-    String::from_utf8_lossy(&out).into_owned()
+    assert_eq!(status, Some(1), "{name} on QEMU did not exit with status 0 through port 0xF4");
+    out
 }
 
 #[test]

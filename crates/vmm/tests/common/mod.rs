@@ -105,6 +105,34 @@ pub fn assert_all_passed(name: &str, src: &str, where_: &str, out: &str) {
     assert!(out.contains("done: failed 0000"), "{name} on {where_} did not finish:\n{out}");
 }
 
+/// Boot `disk` on QEMU (TCG, SeaBIOS) with `memory_mb` of RAM, COM1 into a file and
+/// isa-debug-exit at port F4h (a guest's exit value v ends QEMU with status 2v+1), plus `extra`
+/// arguments (`-no-reboot` to end on a reset); at most 60 s. Returns QEMU's exit status and what
+/// the guest wrote to COM1. Needs qemu-system-i386: without it the test fails and says so.
+pub fn on_qemu(tag: &str, disk: &[u8], memory_mb: u32, extra: &[&str]) -> (Option<i32>, String) {
+    let dir = std::env::temp_dir().join(format!("ondol-qemu-{}-{tag}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let img = dir.join("disk.img");
+    std::fs::write(&img, disk).unwrap();
+    let serial = dir.join("com1.txt");
+    let status = std::process::Command::new("timeout")
+        .arg("60")
+        .arg("qemu-system-i386")
+        .args(["-accel", "tcg", "-m", &memory_mb.to_string(), "-display", "none", "-monitor", "none"])
+        .args(["-nic", "none"])
+        .args(extra)
+        .arg("-serial")
+        .arg(format!("file:{}", serial.display()))
+        .args(["-device", "isa-debug-exit,iobase=0xf4,iosize=4"])
+        .arg("-drive")
+        .arg(format!("file={},format=raw,snapshot=on", img.display()))
+        .status()
+        .unwrap_or_else(|e| panic!("cannot run qemu-system-i386 ({e}): install qemu-system-x86 (scripts/deps does)"));
+    let out = String::from_utf8_lossy(&std::fs::read(&serial).unwrap_or_default()).into_owned();
+    let _ = std::fs::remove_dir_all(&dir);
+    (status.code(), out)
+}
+
 /// Boot `disk` (at least 2016 sectors) in Bochs, the most exact reference emulator here, and
 /// return what the guest wrote to COM1 once a line starting with `until` appears or the guest
 /// halts with interrupts off (Bochs has no exit port, so the run is stopped then), or after
