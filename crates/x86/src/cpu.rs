@@ -10,6 +10,28 @@ use iced_x86::{Decoder, DecoderError, DecoderOptions, FlowControl};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+/// The fields of DR7 for breakpoint `i` (0-3) (SDM Vol. 3, 17.2.4).
+mod dr7 {
+    /// R/W values: break on execution, data writes, I/O (with CR4.DE), data reads and writes.
+    pub const EXEC: u64 = 0;
+    pub const WRITE: u64 = 1;
+    pub const READ_WRITE: u64 = 3;
+
+    /// L or G is set.
+    pub fn enabled(dr7: u64, i: usize) -> bool {
+        dr7 & (3 << (2 * i)) != 0
+    }
+
+    pub fn rw(dr7: u64, i: usize) -> u64 {
+        (dr7 >> (16 + 4 * i)) & 3
+    }
+
+    /// The breakpoint's length in bytes (LEN 00: 1, 01: 2, 10: 8, 11: 4).
+    pub fn len(dr7: u64, i: usize) -> u64 {
+        [1, 2, 8, 4][((dr7 >> (18 + 4 * i)) & 3) as usize]
+    }
+}
+
 /// Why [`Cpu::run`] returned.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Exit {
@@ -205,13 +227,10 @@ impl Cpu {
         let dr7 = self.s.dr[7];
         self.dr_exec = false;
         self.dr_data = false;
-        for i in 0..4 {
-            if dr7 & (3 << (2 * i)) == 0 {
-                continue;
-            }
-            match (dr7 >> (16 + 4 * i)) & 3 {
-                0 => self.dr_exec = true,
-                1 | 3 => self.dr_data = true,
+        for i in (0..4).filter(|&i| dr7::enabled(dr7, i)) {
+            match dr7::rw(dr7, i) {
+                dr7::EXEC => self.dr_exec = true,
+                dr7::WRITE | dr7::READ_WRITE => self.dr_data = true,
                 _ => {}
             }
         }
@@ -222,7 +241,9 @@ impl Cpu {
     fn exec_breakpoints(&self, lin: u64) -> u64 {
         let dr7 = self.s.dr[7];
         (0..4)
-            .filter(|&i| dr7 & (3 << (2 * i)) != 0 && (dr7 >> (16 + 4 * i)) & 0xF == 0 && self.s.dr[i] == lin)
+            .filter(|&i| {
+                dr7::enabled(dr7, i) && dr7::rw(dr7, i) == dr7::EXEC && dr7::len(dr7, i) == 1 && self.s.dr[i] == lin
+            })
             .fold(0, |b, i| b | 1 << i)
     }
 
@@ -232,11 +253,11 @@ impl Cpu {
     pub(crate) fn data_breakpoints(&mut self, lin: u64, size: u64, write: bool) {
         let dr7 = self.s.dr[7];
         for i in 0..4 {
-            let rw = (dr7 >> (16 + 4 * i)) & 3;
-            if dr7 & (3 << (2 * i)) == 0 || !(rw == 3 || (rw == 1 && write)) {
+            let rw = dr7::rw(dr7, i);
+            if !dr7::enabled(dr7, i) || !(rw == dr7::READ_WRITE || (rw == dr7::WRITE && write)) {
                 continue;
             }
-            let len = [1u64, 2, 8, 4][((dr7 >> (18 + 4 * i)) & 3) as usize];
+            let len = dr7::len(dr7, i);
             let start = self.s.dr[i] & !(len - 1);
             if lin < start + len && start < lin + size {
                 self.db_pending |= 1 << i;
@@ -438,9 +459,9 @@ impl Cpu {
             self.saved_rsp = self.s.gpr[crate::state::RSP];
             // Instruction breakpoints and RF are looked at instruction by instruction: before
             // the instruction, a match is a #DB fault (unless RF is set); then RF clears.
+            let mut lin = self.s.seg[CS].base.wrapping_add(self.s.rip) & self.lin_mask;
             let careful = self.dr_exec || self.s.rflags & flags::RF != 0;
             if careful {
-                let lin = self.s.seg[CS].base.wrapping_add(self.s.rip) & self.lin_mask;
                 let hits = if self.dr_exec && self.s.rflags & flags::RF == 0 { self.exec_breakpoints(lin) } else { 0 };
                 self.s.rflags &= !flags::RF;
                 if hits != 0 {
@@ -452,7 +473,7 @@ impl Cpu {
                     continue;
                 }
             }
-            let (first, n) = match self.fetch_block(bus) {
+            let (first, n) = match self.fetch_block(bus, lin) {
                 Ok(b) => b,
                 Err(f) => {
                     // The fetch of the next instruction faulted: it counts as that instruction.
@@ -467,7 +488,6 @@ impl Cpu {
             self.mmu.changed = false;
             // A block is contiguous and ends within CS's limit and its page, so the linear
             // address of each instruction is the previous one's plus its length.
-            let mut lin = self.s.seg[CS].base.wrapping_add(self.s.rip) & self.lin_mask;
             let n = if careful { 1 } else { n };
             for k in 0..n {
                 // SAFETY: `first` points at `n` entries of a block in the decode cache or at the
@@ -548,12 +568,12 @@ impl Cpu {
 
     // ---------------------------------------------------------------- fetch & decode
 
-    /// The decoded instructions at CS:RIP: a pointer to the first and how many follow in a
-    /// straight line (a cached block, or one instruction decoded into the scratch entry).
+    /// The decoded instructions at CS:RIP (linear address `lin`): a pointer to the first and how
+    /// many follow in a straight line (a cached block, or one instruction decoded into the
+    /// scratch entry).
     #[inline(always)]
-    fn fetch_block(&mut self, bus: &mut dyn Bus) -> Result<(*const Decoded, usize)> {
+    fn fetch_block(&mut self, bus: &mut dyn Bus, lin: u64) -> Result<(*const Decoded, usize)> {
         let ip = self.s.rip;
-        let lin = self.s.seg[CS].base.wrapping_add(ip) & self.lin_mask;
         let user = self.cpl == 3;
         let host = match self.mmu.lookup(lin, Access::Exec, user) {
             Some(h) => h,
